@@ -1,0 +1,1 @@
+"""Building: reproducible layers, image configs, per-platform manifests and the index."""

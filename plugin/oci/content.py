@@ -1,0 +1,89 @@
+"""What a publish sends: blobs on disk or in memory, manifests as bytes, and the tags to set."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from plugin.oci.digest import Digest
+from plugin.oci.models import Descriptor, SerializedManifest
+from plugin.oci.platform import Platform
+
+READ_CHUNK = 1 << 20  # 1 MiB: large enough for fast copies, small enough to keep memory flat
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A layer or config blob: its descriptor, and where its bytes are (a file, or memory for small ones)."""
+
+    descriptor: Descriptor
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def digest(self) -> Digest:
+        return self.descriptor.digest
+
+    @property
+    def size(self) -> int:
+        return self.descriptor.size
+
+    def open(self) -> BinaryIO:
+        """A binary stream of the blob's bytes; requests sends an open file in blocks with its length known."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None, "a blob has either a path or data"
+        return self.path.open("rb")
+
+    def chunks(self, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+        """The blob's bytes, streamed from disk so memory does not grow with its size."""
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.path is not None, "a blob has either a path or data"
+        with self.path.open("rb") as stream:
+            while chunk := stream.read(chunk_size):
+                yield chunk
+
+
+@dataclass(frozen=True)
+class PlatformImage:
+    """One platform's image: its manifest, and the config and layers that manifest references."""
+
+    platform: Platform
+    manifest: SerializedManifest
+    config: Blob
+    layers: tuple[Blob, ...]
+
+    @property
+    def blobs(self) -> tuple[Blob, ...]:
+        return (*self.layers, self.config)
+
+    @property
+    def size(self) -> int:
+        """Bytes a client downloads for this platform: manifest, config and layers."""
+        return len(self.manifest.body) + sum(blob.size for blob in self.blobs)
+
+
+@dataclass(frozen=True)
+class ImageTree:
+    """A multi-platform image ready to publish: per-platform images under one index, and its tags.
+
+    Publishing follows the order this tree implies: every blob, then each platform's manifest by digest,
+    then the index by digest, then the tags, so a tag never points at something missing.
+    """
+
+    images: tuple[PlatformImage, ...]
+    index: SerializedManifest
+    tags: tuple[str, ...]
+
+    def unique_blobs(self) -> list[Blob]:
+        """Every blob once, in a stable order, even when platforms share a layer."""
+        seen: dict[Digest, Blob] = {}
+        for image in self.images:
+            for blob in image.blobs:
+                seen.setdefault(blob.digest, blob)
+        return list(seen.values())

@@ -1,0 +1,99 @@
+"""Destinations: where a built image tree goes. Each one is checked before anything is uploaded anywhere.
+
+`publish_tree` holds the one upload order every destination follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from plugin.oci.content import Blob, ImageTree
+from plugin.oci.digest import Digest
+from plugin.oci.models import SerializedManifest
+from plugin.sizes import human_size
+
+log = logging.getLogger(__name__)
+
+UPLOAD_WORKERS = 4  # parallel blob uploads: they wait on the network; registries throttle many more
+
+
+@dataclass
+class PublishReport:
+    """What one destination received: counts and bytes, and the references it now serves."""
+
+    destination: str
+    blobs_uploaded: int = 0
+    blobs_skipped: int = 0
+    bytes_uploaded: int = 0
+    manifests_written: int = 0
+    references: list[str] = field(default_factory=list)
+
+
+class Destination(Protocol):
+    """One place to publish to: a registry repository, an S3 static registry or a local directory."""
+
+    @property
+    def label(self) -> str:
+        """A short description for logs and the summary, with no credentials in it."""
+        ...
+
+    @property
+    def reference(self) -> str:
+        """The name users pull, such as `registry.example.org/app`."""
+        ...
+
+    def check(self) -> None:
+        """Reach the destination and prove the credentials work, uploading nothing."""
+        ...
+
+    def has_blob(self, digest: Digest) -> bool: ...
+
+    def put_blob(self, blob: Blob) -> None: ...
+
+    def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
+        """Store a manifest or index under a digest or a tag, with its own media type."""
+        ...
+
+    def tags_published(self, tags: Sequence[str]) -> None:
+        """Called once every tag is in place, for destinations that keep a list of tags."""
+        ...
+
+
+def publish_tree(destination: Destination, tree: ImageTree) -> PublishReport:
+    """Publish in the order that keeps every tag valid: all blobs, then each platform's manifest by
+    digest, then the index by digest, then the tags. A step stopped at any point leaves no tag pointing
+    at something missing, and running it again finishes the job.
+    """
+    report = PublishReport(destination.label)
+    blobs = tree.unique_blobs()
+    with ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
+        for uploaded, blob in zip(pool.map(lambda b: _push_blob(destination, b), blobs), blobs, strict=True):
+            report.blobs_uploaded += uploaded
+            report.blobs_skipped += not uploaded
+            report.bytes_uploaded += blob.size if uploaded else 0
+
+    for image in tree.images:
+        destination.put_manifest(str(image.manifest.digest), image.manifest)
+        log.info("manifest %s@%s (%s)", destination.reference, image.manifest.digest, image.platform)
+    destination.put_manifest(str(tree.index.digest), tree.index)
+    log.info("index %s@%s", destination.reference, tree.index.digest)
+    for tag in tree.tags:
+        destination.put_manifest(tag, tree.index)
+        report.references.append(f"{destination.reference}:{tag}@{tree.index.digest}")
+        log.info("tag %s:%s@%s", destination.reference, tag, tree.index.digest)
+    destination.tags_published(tree.tags)
+    report.manifests_written = len(tree.images) + 1 + len(tree.tags)
+    return report
+
+
+def _push_blob(destination: Destination, blob: Blob) -> bool:
+    if destination.has_blob(blob.digest):
+        log.info("blob %s skipped: %s has it (%s)", blob.digest.short, destination.reference, human_size(blob.size))
+        return False
+    destination.put_blob(blob)
+    log.info("blob %s pushed to %s (%s)", blob.digest.short, destination.reference, human_size(blob.size))
+    return True

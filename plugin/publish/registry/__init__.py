@@ -1,0 +1,1 @@
+"""Publishing to an OCI registry over the distribution API."""

@@ -1,0 +1,35 @@
+"""An OCI registry repository as a destination."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from plugin.oci.content import Blob
+from plugin.oci.digest import Digest
+from plugin.oci.models import SerializedManifest
+from plugin.publish.registry.client import RegistryClient
+
+
+class RegistryDestination:
+    def __init__(self, client: RegistryClient, reference: str) -> None:
+        self.client = client
+        self.reference = reference
+
+    @property
+    def label(self) -> str:
+        return f"registry {self.reference}"
+
+    def check(self) -> None:
+        self.client.ping()
+
+    def has_blob(self, digest: Digest) -> bool:
+        return self.client.blob_exists(digest)
+
+    def put_blob(self, blob: Blob) -> None:
+        self.client.upload_blob(blob)
+
+    def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
+        self.client.put_manifest(reference, manifest)
+
+    def tags_published(self, tags: Sequence[str]) -> None:
+        """A registry keeps its own tag list."""

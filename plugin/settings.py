@@ -1,0 +1,235 @@
+"""The step's settings: `PLUGIN_*` variables as Woodpecker and Drone set them, parsed and checked at once.
+
+Both CI systems pass a list of scalars comma-joined and a map or nested list as JSON; every list setting
+accepts both forms, every map setting accepts a JSON object or a list of KEY=VALUE items. Any invalid value
+stops the step before a file is read or a byte is uploaded, with a SettingsError naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from plugin.build.layer import DEFAULT_COMPRESSION_LEVEL
+from plugin.errors import SettingsError
+from plugin.oci.mediatypes import ManifestFormat
+from plugin.oci.platform import PlatformError, RequestedPlatform
+from plugin.oci.reference import ReferenceError, Repository, check_tag
+
+ENV_PREFIX = "PLUGIN_"
+TEMPLATE_FIELDS = ("os", "arch", "variant", "platform")
+DEFAULT_STATIC_DIR = "plume-static"  # in the workspace, beside the sources, when no registry is named
+
+StringList = Annotated[list[str], NoDecode]
+StringMap = Annotated[dict[str, str], NoDecode]
+
+
+def variable(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def split_list(field: str, raw: Any) -> list[str]:
+    """A JSON array of strings, or comma-separated items; blank items are dropped."""
+    if isinstance(raw, list):
+        items = raw
+    elif isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            items = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(variable(field), raw, "a JSON array is not valid JSON") from exc
+        if not isinstance(items, list) or not all(isinstance(i, str | int | float) for i in items):
+            raise SettingsError(variable(field), raw, "use a JSON array of strings or comma-separated values")
+    elif isinstance(raw, str):
+        items = raw.split(",")
+    else:
+        raise SettingsError(variable(field), str(raw), "use a JSON array of strings or comma-separated values")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def split_map(field: str, raw: Any) -> dict[str, str]:
+    """A JSON object of strings, or KEY=VALUE items as a JSON array or comma-separated."""
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    if isinstance(raw, str) and raw.strip().startswith("{"):
+        try:
+            loaded = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(variable(field), raw, "a JSON object is not valid JSON") from exc
+        return {str(k): str(v) for k, v in loaded.items()}
+    pairs: dict[str, str] = {}
+    for item in split_list(field, raw):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise SettingsError(variable(field), str(raw), "use a JSON object or KEY=VALUE items")
+        pairs[key.strip()] = value
+    return pairs
+
+
+class Settings(BaseSettings):
+    """Every setting of the step; each description says what it accepts, and the usage docs list them."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore")
+
+    repo: str = Field(description="the image name, `[HOST[:PORT]/]PATH`; a HOST sends it to that registry")
+    registry: str = Field("", description="registry host for a `repo` written without one, such as `docker.io`")
+    tags: StringList = Field(["latest"], description="tags to publish, comma-separated or a JSON array")
+    platforms: StringList = Field(
+        ["linux/amd64", "linux/arm64"], description="platforms as `os/arch[/variant]`, comma-separated or JSON"
+    )
+    artifact: str = Field(
+        "", description="path of each platform's binary, with `{os}`, `{arch}`, `{variant}` or `{platform}`"
+    )
+    artifacts: StringMap = Field(
+        default_factory=dict, description="a JSON object from each platform to its binary's path"
+    )
+    install_path: str = Field("/app", description="absolute path of the binary in the image")
+    entrypoint: StringList | None = Field(None, description="the image's entrypoint; default: the binary")
+    cmd: StringList | None = Field(None, description="the image's default arguments")
+    env: StringMap = Field(default_factory=dict, description="environment of the image, a JSON object or KEY=VALUE")
+    workdir: str = Field("", description="working directory of the container, an absolute path")
+    user: str = Field("", description="user the container runs as, such as `65534` or `65534:65534`")
+    labels: StringMap = Field(default_factory=dict, description="image labels, a JSON object or KEY=VALUE items")
+    username: str = Field("", description="registry user name")
+    password: SecretStr = Field(SecretStr(""), description="registry password or access token (a secret)")
+    insecure: bool = Field(False, description="`true` to talk plain HTTP to the registry")
+    dry_run: bool = Field(False, description="`true` to build and check everything but upload nothing")
+    static_dir: str = Field(
+        "", description=f"directory for a static registry; default `{DEFAULT_STATIC_DIR}` when no registry is named"
+    )
+    manifest_format: ManifestFormat = Field(
+        ManifestFormat.OCI, description="`oci` (an OCI index) or `docker` (a Docker manifest list)"
+    )
+    compression_level: int = Field(
+        DEFAULT_COMPRESSION_LEVEL, ge=1, le=9, description="gzip level from 1 (fastest) to 9 (smallest)"
+    )
+    debug: bool = Field(False, description="`true` to log every request (never a secret)")
+    source_date_epoch: int = Field(
+        0,
+        ge=0,
+        validation_alias="SOURCE_DATE_EPOCH",
+        description="`SOURCE_DATE_EPOCH`: Unix time for every timestamp in the image",
+    )
+
+    @field_validator("repo")
+    @classmethod
+    def _repo_is_a_name(cls, value: str) -> str:
+        try:
+            Repository.parse(value)
+        except ReferenceError as exc:
+            raise SettingsError(variable("repo"), value, str(exc)) from exc
+        return value.strip()
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_is_a_host(cls, value: str) -> str:
+        value = value.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+        if value and "/" in value:
+            raise SettingsError(variable("registry"), value, "use a host name with an optional :PORT")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_are_valid(cls, raw: Any) -> list[str]:
+        tags = split_list("tags", raw)
+        if not tags:
+            raise SettingsError(variable("tags"), str(raw), "give at least one tag")
+        for tag in tags:
+            try:
+                check_tag(tag)
+            except ReferenceError as exc:
+                raise SettingsError(variable("tags"), tag, str(exc)) from exc
+        return list(dict.fromkeys(tags))
+
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _platforms_are_known(cls, raw: Any) -> list[str]:
+        written = split_list("platforms", raw)
+        if not written:
+            raise SettingsError(variable("platforms"), str(raw), "give at least one platform, such as linux/amd64")
+        seen: dict[str, str] = {}
+        for text in written:
+            try:
+                normalised = str(RequestedPlatform.parse(text).platform)
+            except PlatformError as exc:
+                raise SettingsError(variable("platforms"), text, str(exc)) from exc
+            if normalised in seen:
+                raise SettingsError(variable("platforms"), text, f"the same platform as {seen[normalised]!r}")
+            seen[normalised] = text
+        return written
+
+    @field_validator("entrypoint", "cmd", mode="before")
+    @classmethod
+    def _command_list(cls, raw: Any, info: Any) -> list[str] | None:
+        return None if raw is None else split_list(info.field_name, raw)
+
+    @field_validator("env", "labels", "artifacts", mode="before")
+    @classmethod
+    def _string_map(cls, raw: Any, info: Any) -> dict[str, str]:
+        return split_map(info.field_name, raw)
+
+    @field_validator("artifact")
+    @classmethod
+    def _artifact_template(cls, value: str) -> str:
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise SettingsError(variable("artifact"), value, f"not a valid template ({exc})") from exc
+        unknown = fields - set(TEMPLATE_FIELDS)
+        if unknown:
+            accepted = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+            raise SettingsError(variable("artifact"), value, f"unknown placeholder; use {accepted}")
+        return value
+
+    @field_validator("install_path", "workdir")
+    @classmethod
+    def _absolute_path(cls, value: str, info: Any) -> str:
+        if value and (not value.startswith("/") or ".." in value.split("/")):
+            raise SettingsError(variable(info.field_name), value, "use an absolute path without '..'")
+        return value
+
+    @model_validator(mode="after")
+    def _artifacts_cover_platforms(self) -> Settings:
+        if self.artifact and self.artifacts:
+            raise SettingsError(variable("artifacts"), None, "set PLUGIN_ARTIFACT or PLUGIN_ARTIFACTS, not both")
+        if not self.artifact and not self.artifacts:
+            raise SettingsError(
+                variable("artifact"), None, "required: a path template such as dist/app-{os}-{arch}{variant}"
+            )
+        if self.artifacts:
+            written = {str(RequestedPlatform.parse(p).platform): p for p in self.platforms}
+            given = {str(RequestedPlatform.parse(p).platform) for p in self.artifacts}
+            missing = [written[p] for p in written if p not in given]
+            if missing:
+                raise SettingsError(variable("artifacts"), None, f"no path given for {', '.join(missing)}")
+        return self
+
+
+SECRET_FIELDS = frozenset({"password"})
+TYPE_HINTS = {"bool_parsing": "use true or false", "int_parsing": "use a whole number"}
+
+
+def load_settings() -> Settings:
+    """Read and check every setting from the environment, turning pydantic's errors into one line."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise _settings_error(exc) from None
+
+
+def _settings_error(exc: ValidationError) -> SettingsError:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "SOURCE_DATE_EPOCH":
+        field = "source_date_epoch"
+    info = Settings.model_fields.get(field)
+    name = "SOURCE_DATE_EPOCH" if field == "source_date_epoch" else variable(field)
+    if first["type"] == "missing":
+        return SettingsError(name, None, f"required: {info.description if info else 'a value'}")
+    raw = None if field in SECRET_FIELDS else os.environ.get(name)
+    accepted = TYPE_HINTS.get(first["type"]) or (info.description if info and info.description else first["msg"])
+    return SettingsError(name, raw, accepted)
