@@ -1,0 +1,84 @@
+"""Reproducible layers: tar layout, gzip header, and both hashes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+from plugin.build.layer import LayerEntry, write_layer
+
+EPOCH = 1_700_000_000
+
+
+def make_binary(tmp_path: Path, name: str = "app", content: bytes = b"\x7fELF fake binary") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    path.chmod(0o700)
+    return path
+
+
+def test_same_input_gives_byte_identical_layers(tmp_path: Path) -> None:
+    binary = make_binary(tmp_path)
+    first = write_layer([LayerEntry.file("/usr/local/bin/app", binary)], tmp_path / "one.tar.gz", EPOCH, 6)
+    binary.touch()  # a new mtime on disk must not change the layer
+    second = write_layer([LayerEntry.file("/usr/local/bin/app", binary)], tmp_path / "two.tar.gz", EPOCH, 6)
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert (first.digest, first.diff_id) == (second.digest, second.diff_id)
+
+
+def test_digest_is_of_the_compressed_bytes_and_diff_id_of_the_tar(tmp_path: Path) -> None:
+    layer = write_layer([LayerEntry.file("/app", make_binary(tmp_path))], tmp_path / "layer.tar.gz", 0, 6)
+    compressed = layer.path.read_bytes()
+    assert layer.digest.hex == hashlib.sha256(compressed).hexdigest()
+    assert layer.size == len(compressed)
+    assert layer.diff_id.hex == hashlib.sha256(gzip.decompress(compressed)).hexdigest()
+
+
+def test_gzip_header_has_no_file_name_and_no_time(tmp_path: Path) -> None:
+    layer = write_layer([LayerEntry.file("/app", make_binary(tmp_path))], tmp_path / "layer.tar.gz", EPOCH, 6)
+    header = layer.path.read_bytes()[:10]
+    assert header[:3] == b"\x1f\x8b\x08"
+    assert header[3] == 0, "no FNAME or other optional fields"
+    assert header[4:8] == b"\0\0\0\0", "mtime is 0"
+
+
+def test_tar_is_sorted_with_root_owned_parent_directories(tmp_path: Path) -> None:
+    entries = [
+        LayerEntry.file("/usr/local/bin/zz", make_binary(tmp_path, "zz")),
+        LayerEntry.file("/etc/app.conf", make_binary(tmp_path, "conf", b"x = 1\n"), mode=0o644),
+        LayerEntry.file("/usr/local/bin/app", make_binary(tmp_path)),
+    ]
+    layer = write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.path.read_bytes()))) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == [
+        "etc", "etc/app.conf", "usr", "usr/local", "usr/local/bin", "usr/local/bin/app", "usr/local/bin/zz"
+    ]
+    for member in members:
+        assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
+        assert member.mtime == EPOCH
+        if member.isdir():
+            assert member.mode == 0o755
+    modes = {m.name: m.mode for m in members if m.isfile()}
+    assert modes == {"etc/app.conf": 0o644, "usr/local/bin/app": 0o755, "usr/local/bin/zz": 0o755}
+
+
+def test_tar_is_pax_format(tmp_path: Path) -> None:
+    long_name = "/opt/" + "d" * 120 + "/app"
+    layer = write_layer([LayerEntry.file(long_name, make_binary(tmp_path))], tmp_path / "layer.tar.gz", 0, 6)
+    tar_bytes = gzip.decompress(layer.path.read_bytes())
+    assert b"path=opt/" in tar_bytes, "a long name is stored in a PAX extended header"
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        assert tar.getnames()[-1] == long_name.lstrip("/")
+
+
+def test_compression_level_changes_bytes_not_content(tmp_path: Path) -> None:
+    binary = make_binary(tmp_path, content=bytes(range(256)) * 4096)
+    fast = write_layer([LayerEntry.file("/app", binary)], tmp_path / "fast.tar.gz", 0, 1)
+    small = write_layer([LayerEntry.file("/app", binary)], tmp_path / "small.tar.gz", 0, 9)
+    assert fast.diff_id == small.diff_id
+    assert small.size <= fast.size

@@ -1,0 +1,49 @@
+"""Repository names and tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugin.oci.reference import ReferenceError, Repository, check_tag
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "path"),
+    [
+        ("hello", None, "hello"),
+        ("me/hello", None, "me/hello"),
+        ("127.0.0.1:5000/hello", "127.0.0.1:5000", "hello"),
+        ("localhost/a/b", "localhost", "a/b"),
+        ("registry.example.org/team/app-1", "registry.example.org", "team/app-1"),
+        ("docker.io/me/app", "docker.io", "me/app"),
+    ],
+)
+def test_parse_splits_host_and_path(text: str, host: str | None, path: str) -> None:
+    repository = Repository.parse(text)
+    assert (repository.host, repository.path) == (host, path)
+
+
+@pytest.mark.parametrize("text", ["Hello", "me/Hello", "hello/", "a//b", "-app", "app-", "a..b", "x" * 256])
+def test_parse_rejects_names_registries_refuse(text: str) -> None:
+    with pytest.raises(ReferenceError, match="lower-case"):
+        Repository.parse(text)
+
+
+def test_docker_hub_names_use_the_api_host_and_library_prefix() -> None:
+    for host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        repository = Repository.parse(f"{host}/alpine")
+        assert repository.api_host == "registry-1.docker.io"
+        assert repository.api_path == "library/alpine"
+    assert Repository.parse("docker.io/me/app").api_path == "me/app"
+    assert Repository.parse("ghcr.io/alpine").api_path == "alpine"
+
+
+@pytest.mark.parametrize("tag", ["latest", "1.2.3", "v1.2.3-rc.1", "_x", "a" * 128])
+def test_check_tag_accepts_valid_tags(tag: str) -> None:
+    assert check_tag(tag) == tag
+
+
+@pytest.mark.parametrize("tag", ["1.2.3+build", "a" * 129, ".hidden", "-dash", "", "sp ace"])
+def test_check_tag_rejects_invalid_tags(tag: str) -> None:
+    with pytest.raises(ReferenceError, match="1 to 128"):
+        check_tag(tag)
