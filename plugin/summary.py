@@ -18,7 +18,8 @@ def summary_lines(tree: ImageTree, reports: Sequence[PublishReport], failures: S
     for report in reports:
         lines.append(
             f"{report.destination}: {report.blobs_uploaded} blobs uploaded ({human_size(report.bytes_uploaded)}), "
-            f"{report.blobs_skipped} already there, {report.manifests_written} manifests written"
+            f"{report.blobs_skipped} already there; {report.manifests_written} manifests and tags written, "
+            f"{report.manifests_skipped} already there"
         )
     lines.extend(f"FAILED {failure}" for failure in failures)
     return lines

@@ -30,6 +30,7 @@ class PublishReport:
     blobs_skipped: int = 0
     bytes_uploaded: int = 0
     manifests_written: int = 0
+    manifests_skipped: int = 0
     references: list[str] = field(default_factory=list)
 
 
@@ -54,6 +55,10 @@ class Destination(Protocol):
 
     def put_blob(self, blob: Blob) -> None: ...
 
+    def has_manifest(self, reference: str, manifest: SerializedManifest) -> bool:
+        """Tell whether `reference` (a digest or a tag) already resolves to exactly this manifest."""
+        ...
+
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
         """Store a manifest or index under a digest or a tag, with its own media type."""
         ...
@@ -77,17 +82,26 @@ def publish_tree(destination: Destination, tree: ImageTree) -> PublishReport:
             report.bytes_uploaded += blob.size if uploaded else 0
 
     for image in tree.images:
-        destination.put_manifest(str(image.manifest.digest), image.manifest)
+        _push_manifest(destination, str(image.manifest.digest), image.manifest, report)
         log.info("manifest %s@%s (%s)", destination.reference, image.manifest.digest, image.platform)
-    destination.put_manifest(str(tree.index.digest), tree.index)
+    _push_manifest(destination, str(tree.index.digest), tree.index, report)
     log.info("index %s@%s", destination.reference, tree.index.digest)
     for tag in tree.tags:
-        destination.put_manifest(tag, tree.index)
+        _push_manifest(destination, tag, tree.index, report)
         report.references.append(f"{destination.reference}:{tag}@{tree.index.digest}")
         log.info("tag %s:%s@%s", destination.reference, tag, tree.index.digest)
     destination.tags_published(tree.tags)
-    report.manifests_written = len(tree.images) + 1 + len(tree.tags)
     return report
+
+
+def _push_manifest(
+    destination: Destination, reference: str, manifest: SerializedManifest, report: PublishReport
+) -> None:
+    if destination.has_manifest(reference, manifest):
+        report.manifests_skipped += 1
+        return
+    destination.put_manifest(reference, manifest)
+    report.manifests_written += 1
 
 
 def _push_blob(destination: Destination, blob: Blob) -> bool:

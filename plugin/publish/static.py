@@ -108,13 +108,15 @@ class StaticRegistry:
     def put_blob(self, blob: Blob) -> None:
         self.store.write_blob(blob_key(self.name, blob.digest), blob, BLOB_CONTENT_TYPE, IMMUTABLE_CACHE)
 
-    def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
+    def has_manifest(self, reference: str, manifest: SerializedManifest) -> bool:
         key = manifest_key(self.name, reference)
-        if reference.startswith("sha256:"):
-            if not self.store.exists(key):
-                self.store.write_bytes(key, manifest.body, manifest.media_type, IMMUTABLE_CACHE)
-            return
-        self.store.write_bytes(key, manifest.body, manifest.media_type, MUTABLE_CACHE)
+        if reference == str(manifest.digest):
+            return self.store.exists(key)
+        return self.store.read(key) == manifest.body
+
+    def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
+        cache_control = IMMUTABLE_CACHE if reference == str(manifest.digest) else MUTABLE_CACHE
+        self.store.write_bytes(manifest_key(self.name, reference), manifest.body, manifest.media_type, cache_control)
 
     def tags_published(self, tags: Sequence[str]) -> None:
         if not self.store.exists(PING_KEY):

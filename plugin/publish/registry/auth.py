@@ -46,7 +46,10 @@ class Challenge:
 class RegistryAuth:
     """Holds the Authorization header value for one repository, and renews it from the challenge."""
 
-    def __init__(self, credentials: Credentials | None, session: requests.Session, timeout: float) -> None:
+    def __init__(
+        self, registry: str, credentials: Credentials | None, session: requests.Session, timeout: float
+    ) -> None:
+        self._registry = registry
         self._credentials = credentials
         self._session = session
         self._timeout = timeout
@@ -59,12 +62,12 @@ class RegistryAuth:
         self._challenge = challenge
         if challenge.scheme == "basic":
             if self._credentials is None:
-                raise PublishError("the registry asks for a login: set PLUGIN_USERNAME and PLUGIN_PASSWORD")
+                raise PublishError(f"{self._registry} requires a login: set PLUGIN_USERNAME and PLUGIN_PASSWORD")
             self.header = self._credentials.basic_header()
         elif challenge.scheme == "bearer":
             self.header = f"Bearer {self._fetch_token(challenge, scope)}"
         else:
-            raise PublishError(f"the registry asks for unsupported authentication {challenge.scheme!r}")
+            raise PublishError(f"{self._registry} requires unsupported authentication {challenge.scheme!r}")
 
     def _fetch_token(self, challenge: Challenge, scope: str) -> str:
         realm = challenge.params.get("realm")

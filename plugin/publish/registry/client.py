@@ -39,6 +39,19 @@ def registry_error(response: requests.Response, detail: str = "") -> RegistryErr
     return error
 
 
+class RegistryUnreachable(PublishError):
+    """A request that got no answer: the connection failed, was reset or timed out. Worth retrying."""
+
+    temporary = True
+
+    def __init__(self, method: str, url: str, cause: requests.RequestException) -> None:
+        reason = "timed out" if isinstance(cause, requests.Timeout) else "could not connect or lost the connection"
+        super().__init__(
+            f"{method} {url} failed: {reason} ({type(cause).__name__}); check the registry host in "
+            "PLUGIN_REPO or PLUGIN_REGISTRY, and PLUGIN_INSECURE for a plain-HTTP registry"
+        )
+
+
 def _without_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -59,7 +72,7 @@ class RegistryClient:
         self.repository = repository
         self.session = session or requests.Session()
         self.timeout = timeout
-        self.auth = RegistryAuth(credentials, self.session, timeout)
+        self.auth = RegistryAuth(urlsplit(self.base_url).netloc, credentials, self.session, timeout)
         self.scope = f"repository:{repository}:pull,push"
 
     def url(self, path: str) -> str:
@@ -97,6 +110,21 @@ class RegistryClient:
             sent = self._request("PUT", f"{upload_url}{separator}digest={blob.digest}", data=body, headers=headers)
         self._checked(sent, (201,))
 
+    def manifest_digest(self, reference: str, media_type: str) -> Digest | None:
+        """The digest `reference` resolves to, from a HEAD request, or None when the registry has no such manifest."""
+        url = self.url(f"manifests/{reference}")
+        headers = {"Accept": media_type}
+        response = with_retries(
+            lambda: self._checked(self._request("HEAD", url, headers=headers), (200, 404)), f"HEAD {url}"
+        )
+        header = response.headers.get("Docker-Content-Digest", "")
+        if response.status_code == 404 or not header:
+            return None
+        try:
+            return Digest.parse(header)
+        except ValueError:
+            return None
+
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> Digest:
         """Upload manifest bytes under a digest or a tag; the Content-Type is the body's own media type."""
         url = self.url(f"manifests/{reference}")
@@ -125,7 +153,10 @@ class RegistryClient:
         headers = dict(headers or {})
         if self.auth.header:
             headers["Authorization"] = self.auth.header
-        response = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
+        try:
+            response = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RegistryUnreachable(method, _without_query(url), exc) from exc
         log.debug("%s %s -> %d", method, _without_query(url), response.status_code)
         return response
 

@@ -28,6 +28,9 @@ class RegistryDestination:
     def put_blob(self, blob: Blob) -> None:
         self.client.upload_blob(blob)
 
+    def has_manifest(self, reference: str, manifest: SerializedManifest) -> bool:
+        return self.client.manifest_digest(reference, manifest.media_type) == manifest.digest
+
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
         self.client.put_manifest(reference, manifest)
 
