@@ -25,6 +25,7 @@ from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.destination import RegistryDestination
+from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
 from plugin.sources.binaries import artifact_paths, binary_entries
@@ -44,10 +45,15 @@ class _LevelPrefixFormatter(logging.Formatter):
 
 
 def setup_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_LevelPrefixFormatter("%(message)s"))
+    """Send progress to stdout, and warnings and errors to stderr, as plain lines."""
+    progress = logging.StreamHandler(sys.stdout)
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems = logging.StreamHandler(sys.stderr)
+    problems.setLevel(logging.WARNING)
+    for handler in (progress, problems):
+        handler.setFormatter(_LevelPrefixFormatter("%(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [progress, problems]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.INFO if debug else logging.WARNING)
 
@@ -67,7 +73,17 @@ def destinations_of(settings: Settings, repository: Repository) -> list[Destinat
         credentials = Credentials(settings.username, password) if settings.username or password else None
         client = RegistryClient(f"{scheme}://{repository.api_host}", repository.api_path, credentials)
         destinations.append(RegistryDestination(client, str(repository)))
-    if settings.static_dir or repository.host is None:
+    if settings.s3_endpoint:
+        store = S3Store(
+            settings.s3_endpoint,
+            settings.s3_bucket,
+            settings.s3_region,
+            settings.s3_access_key,
+            settings.s3_secret_key.get_secret_value(),
+            prefix=settings.s3_prefix,
+        )
+        destinations.append(StaticRegistry(store, repository.path, settings.s3_public_url))
+    if settings.static_dir or not destinations:
         root = Path(settings.static_dir or DEFAULT_STATIC_DIR)
         destinations.append(StaticRegistry(DirectoryStore(root), repository.path))
     return destinations

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +26,9 @@ from plugin.oci.reference import ReferenceError, Repository, check_tag
 ENV_PREFIX = "PLUGIN_"
 TEMPLATE_FIELDS = ("os", "arch", "variant", "platform")
 DEFAULT_STATIC_DIR = "plume-static"  # in the workspace, beside the sources, when no registry is named
+DEFAULT_S3_REGION = "garage"  # Garage's default region name; it rejects signatures made for another region
+
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 StringList = Annotated[list[str], NoDecode]
 StringMap = Annotated[dict[str, str], NoDecode]
@@ -101,6 +106,15 @@ class Settings(BaseSettings):
     static_dir: str = Field(
         "", description=f"directory for a static registry; default `{DEFAULT_STATIC_DIR}` when no registry is named"
     )
+    s3_endpoint: str = Field(
+        "", description="S3 API URL of a bucket for a static registry, such as `https://s3.example.org`"
+    )
+    s3_bucket: str = Field("", description="the bucket that holds the static registry")
+    s3_region: str = Field(DEFAULT_S3_REGION, description="the region signed into every request; Garage checks it")
+    s3_access_key: str = Field("", description="the S3 access key ID")
+    s3_secret_key: SecretStr = Field(SecretStr(""), description="the S3 secret key (a secret)")
+    s3_prefix: str = Field("", description="a key prefix inside the bucket, for several registries in one bucket")
+    s3_public_url: str = Field("", description="the URL users pull from, shown in the summary")
     manifest_format: ManifestFormat = Field(
         ManifestFormat.OCI, description="`oci` (an OCI index) or `docker` (a Docker manifest list)"
     )
@@ -192,6 +206,36 @@ class Settings(BaseSettings):
             raise SettingsError(variable(info.field_name), value, "use an absolute path without '..'")
         return value
 
+    @field_validator("s3_endpoint", "s3_public_url")
+    @classmethod
+    def _http_url(cls, value: str, info: Any) -> str:
+        parts = urlsplit(value.strip())
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query):
+            raise SettingsError(variable(info.field_name), value, "use an http:// or https:// URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if value and not BUCKET_PATTERN.match(value):
+            raise SettingsError(variable("s3_bucket"), value, "use 3 to 63 lower-case letters, digits, '.' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_is_complete(self) -> Settings:
+        if not (self.s3_endpoint or self.s3_bucket):
+            return self
+        required = {
+            "s3_endpoint": self.s3_endpoint,
+            "s3_bucket": self.s3_bucket,
+            "s3_access_key": self.s3_access_key,
+            "s3_secret_key": self.s3_secret_key.get_secret_value(),
+        }
+        for field, value in required.items():
+            if not value:
+                raise SettingsError(variable(field), None, "required when publishing to S3 (PLUGIN_S3_ENDPOINT is set)")
+        return self
+
     @model_validator(mode="after")
     def _artifacts_cover_platforms(self) -> Settings:
         if self.artifact and self.artifacts:
@@ -209,7 +253,7 @@ class Settings(BaseSettings):
         return self
 
 
-SECRET_FIELDS = frozenset({"password"})
+SECRET_FIELDS = frozenset({"password", "s3_secret_key"})
 TYPE_HINTS = {"bool_parsing": "use true or false", "int_parsing": "use a whole number"}
 
 
