@@ -25,6 +25,7 @@ from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.destination import RegistryDestination
+from plugin.publish.reuse import layers_everywhere
 from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
@@ -114,9 +115,11 @@ def run(settings: Settings) -> int:
     setting = variable("artifacts" if settings.artifacts else "artifact")
     paths = artifact_paths(platforms, settings.artifact, explicit, Path.cwd())
     contents = binary_entries(paths, settings.install_path, setting)
+    reusable = {}
     if not settings.dry_run:
         for destination in destinations:
             destination.check()
+        reusable = layers_everywhere(destinations, settings.tags)
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
         options = BuildOptions(
@@ -125,6 +128,7 @@ def run(settings: Settings) -> int:
             epoch=settings.source_date_epoch,
             compression_level=settings.compression_level,
             work_dir=Path(work_dir),
+            reusable_layers=reusable,
         )
         tree = build_tree(contents, settings.tags, options)
         if settings.dry_run:

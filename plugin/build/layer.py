@@ -12,7 +12,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from zlib_ng import zlib_ng
 
@@ -47,6 +47,21 @@ class LayerFile:
     digest: Digest
     size: int
     diff_id: Digest
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes) -> int: ...
+
+
+class _HashingSink:
+    """A write-only stream that only hashes, for a diff_id computed without compressing."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return len(data)
 
 
 class _HashingGzipWriter:
@@ -97,18 +112,29 @@ def _tar_info(entry: LayerEntry, mtime: int) -> tarfile.TarInfo:
     return info
 
 
+def _write_tar(entries: Iterable[LayerEntry], sink: _Sink, mtime: int) -> None:
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for entry in with_parent_directories(entries):
+            info = _tar_info(entry, mtime)
+            if entry.source is None:
+                tar.addfile(info)
+                continue
+            with entry.source.open("rb") as source:
+                tar.addfile(info, source)
+
+
+def layer_diff_id(entries: Iterable[LayerEntry], mtime: int) -> Digest:
+    """The diff_id the layer would have, from the tar stream alone: no compression, nothing written."""
+    sink = _HashingSink()
+    _write_tar(entries, sink, mtime)
+    return Digest(sink.sha256.hexdigest())
+
+
 def write_layer(entries: Iterable[LayerEntry], out_path: Path, mtime: int, level: int) -> LayerFile:
     """Write the layer to `out_path` and return its digest, size and diff_id."""
     with out_path.open("wb") as out:
         writer = _HashingGzipWriter(out, level)
-        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            for entry in with_parent_directories(entries):
-                info = _tar_info(entry, mtime)
-                if entry.source is None:
-                    tar.addfile(info)
-                    continue
-                with entry.source.open("rb") as source:
-                    tar.addfile(info, source)
+        _write_tar(entries, writer, mtime)
         writer.finish()
     return LayerFile(
         path=out_path,

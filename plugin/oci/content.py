@@ -17,7 +17,10 @@ READ_CHUNK = 1 << 20  # 1 MiB: large enough for fast copies, small enough to kee
 
 @dataclass(frozen=True)
 class Blob:
-    """A layer or config blob: its descriptor, and where its bytes are (a file, or memory for small ones)."""
+    """A layer or config blob: its descriptor, and where its bytes are (a file, or memory for small ones).
+
+    A blob with neither is one every destination already has, referenced without its bytes.
+    """
 
     descriptor: Descriptor
     path: Path | None = None
@@ -35,7 +38,8 @@ class Blob:
         """A binary stream of the blob's bytes; requests sends an open file in blocks with its length known."""
         if self.data is not None:
             return io.BytesIO(self.data)
-        assert self.path is not None, "a blob has either a path or data"
+        if self.path is None:
+            raise FileNotFoundError(f"blob {self.digest} is only referenced: its bytes are not on this machine")
         return self.path.open("rb")
 
     def chunks(self, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
@@ -43,8 +47,7 @@ class Blob:
         if self.data is not None:
             yield self.data
             return
-        assert self.path is not None, "a blob has either a path or data"
-        with self.path.open("rb") as stream:
+        with self.open() as stream:
             while chunk := stream.read(chunk_size):
                 yield chunk
 

@@ -55,6 +55,14 @@ class Destination(Protocol):
 
     def put_blob(self, blob: Blob) -> None: ...
 
+    def read_manifest(self, reference: str) -> SerializedManifest | None:
+        """The manifest or index stored under a digest or a tag, or None."""
+        ...
+
+    def read_small_blob(self, digest: Digest) -> bytes | None:
+        """A small blob, such as an image config, read whole; None when absent."""
+        ...
+
     def has_manifest(self, reference: str, manifest: SerializedManifest) -> bool:
         """Tell whether `reference` (a digest or a tag) already resolves to exactly this manifest."""
         ...

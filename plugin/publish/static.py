@@ -114,6 +114,19 @@ class StaticRegistry:
             return self.store.exists(key)
         return self.store.read(key) == manifest.body
 
+    def read_manifest(self, reference: str) -> SerializedManifest | None:
+        body = self.store.read(manifest_key(self.name, reference))
+        if body is None:
+            return None
+        try:
+            media_type = json.loads(body).get("mediaType", "")
+        except (ValueError, AttributeError):
+            return None
+        return SerializedManifest(str(media_type), body)
+
+    def read_small_blob(self, digest: Digest) -> bytes | None:
+        return self.store.read(blob_key(self.name, digest))
+
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
         cache_control = IMMUTABLE_CACHE if reference == str(manifest.digest) else MUTABLE_CACHE
         self.store.write_bytes(manifest_key(self.name, reference), manifest.body, manifest.media_type, cache_control)

@@ -16,6 +16,7 @@ import requests
 from plugin.errors import PublishError, RegistryError
 from plugin.oci.content import Blob
 from plugin.oci.digest import Digest
+from plugin.oci.mediatypes import MANIFEST_TYPES
 from plugin.oci.models import SerializedManifest
 from plugin.publish.registry.auth import Credentials, RegistryAuth
 from plugin.publish.retry import retry_after_seconds, with_retries
@@ -124,6 +125,24 @@ class RegistryClient:
             return Digest.parse(header)
         except ValueError:
             return None
+
+    def get_manifest(self, reference: str) -> SerializedManifest | None:
+        """The manifest or index `reference` resolves to, in either family, or None when there is none."""
+        url = self.url(f"manifests/{reference}")
+        headers = {"Accept": ", ".join(sorted(MANIFEST_TYPES))}
+        response = with_retries(
+            lambda: self._checked(self._request("GET", url, headers=headers), (200, 404)), f"GET {url}"
+        )
+        if response.status_code == 404:
+            return None
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return SerializedManifest(media_type, response.content)
+
+    def get_small_blob(self, digest: Digest) -> bytes | None:
+        """A blob read whole into memory, such as an image config, or None when the registry has no such blob."""
+        url = self.url(f"blobs/{digest}")
+        response = with_retries(lambda: self._checked(self._request("GET", url), (200, 404)), f"GET {url}")
+        return None if response.status_code == 404 else response.content
 
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> Digest:
         """Upload manifest bytes under a digest or a tag; the Content-Type is the body's own media type."""

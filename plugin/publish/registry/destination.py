@@ -31,6 +31,12 @@ class RegistryDestination:
     def has_manifest(self, reference: str, manifest: SerializedManifest) -> bool:
         return self.client.manifest_digest(reference, manifest.media_type) == manifest.digest
 
+    def read_manifest(self, reference: str) -> SerializedManifest | None:
+        return self.client.get_manifest(reference)
+
+    def read_small_blob(self, digest: Digest) -> bytes | None:
+        return self.client.get_small_blob(digest)
+
     def put_manifest(self, reference: str, manifest: SerializedManifest) -> None:
         self.client.put_manifest(reference, manifest)
 
