@@ -104,7 +104,7 @@ class RecordingServer:
                 if self.command != "HEAD":
                     self.wfile.write(reply.body)
 
-            do_GET = do_PUT = do_HEAD = _record_and_reply
+            do_GET = do_PUT = do_HEAD = do_POST = do_PATCH = do_DELETE = _record_and_reply
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
