@@ -41,7 +41,13 @@ def layers_everywhere(destinations: Sequence[Destination], tags: Sequence[str]) 
         if common is not None:
             known = {diff_id: layer for diff_id, layer in common.items() if known.get(diff_id) == layer}
         common = known
-    return common or {}
+    # A tag can outlive a blob it lists (a manual cleanup, a half-repaired bucket): keep only layers that
+    # every destination really has, so the others are built again and a re-run repairs the destination.
+    return {
+        diff_id: layer
+        for diff_id, layer in (common or {}).items()
+        if all(destination.has_blob(layer.digest) for destination in destinations)
+    }
 
 
 def _layers_of(destination: Destination, top: SerializedManifest) -> dict[Digest, Descriptor]:

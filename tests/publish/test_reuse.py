@@ -72,3 +72,18 @@ def test_layer_missing_from_one_destination_is_not_reused(tmp_path: Path) -> Non
 
 def test_no_existing_tag_means_nothing_to_reuse(tmp_path: Path) -> None:
     assert layers_everywhere([static(tmp_path, "empty")], ["latest", "1.0"]) == {}
+
+
+def test_layer_lost_by_the_destination_is_built_again(tmp_path: Path) -> None:
+    destination = static(tmp_path, "one")
+    first = build(tmp_path, b"version 1")
+    publish_tree(destination, first)
+    lost = first.images[0].layers[0].digest
+    (tmp_path / "one" / "v2" / "app" / "blobs" / str(lost)).unlink()
+
+    reusable = layers_everywhere([destination], ["latest"])
+    again = build(tmp_path, b"version 1", reusable)
+
+    assert lost not in {layer.digest for layer in reusable.values()}
+    assert publish_tree(destination, again).blobs_uploaded == 1
+    assert destination.has_blob(lost)
