@@ -311,3 +311,22 @@ def test_rejected_push_reports_one_error(go_project: Path, read_only_registry: R
     host = read_only_registry.host
     assert_one_error_line(run, ExpectedError(host, host, exit_code=1))
     assert read_only_registry.catalog() == []
+
+
+def test_failed_destination_does_not_stop_the_others(
+    go_project: Path, read_only_registry: Registry, tmp_path: Path, skopeo: Skopeo
+) -> None:
+    static_dir = tmp_path / "static"
+    settings = {**image_settings(f"{read_only_registry.host}/e2e/hello"), "PLUGIN_STATIC_DIR": str(static_dir)}
+
+    run = run_plume(settings, go_project)
+
+    host = read_only_registry.host
+    assert_one_error_line(run, ExpectedError(host, host, exit_code=1))
+    assert read_only_registry.catalog() == []
+    server = StaticServer(static_dir, tmp_path / "serve.log")
+    try:
+        assert skopeo.list_tags(f"{server.host}/e2e/hello") == [TAG]
+        skopeo.copy_all(f"{server.host}/e2e/hello:{TAG}", tmp_path / "pulled", TAG)
+    finally:
+        server.stop()
