@@ -15,10 +15,11 @@ from pathlib import Path
 
 from plugin import __version__
 from plugin.build.image import BuildOptions, build_tree
+from plugin.build.layer import LayerEntry
 from plugin.errors import PlumeError, SettingsError
 from plugin.oci.content import ImageTree
 from plugin.oci.models import RuntimeConfig
-from plugin.oci.platform import RequestedPlatform
+from plugin.oci.platform import Platform, RequestedPlatform
 from plugin.oci.reference import Repository
 from plugin.publish import Destination, PublishReport, publish_tree
 from plugin.publish.directory import DirectoryStore
@@ -29,6 +30,10 @@ from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
 from plugin.sources.binaries import artifact_paths, binary_entries
+from plugin.sources.build_command import run_build_command
+from plugin.sources.elf import check_binaries
+from plugin.sources.files import file_entries
+from plugin.sources.merge import EntriesBySetting, merge_entries
 from plugin.summary import summary_lines
 
 log = logging.getLogger("plugin")
@@ -89,19 +94,44 @@ def destinations_of(settings: Settings, repository: Repository) -> list[Destinat
     return destinations
 
 
+def has_binary(settings: Settings) -> bool:
+    return bool(settings.artifact or settings.artifacts)
+
+
 def runtime_of(settings: Settings) -> RuntimeConfig:
     env = dict(settings.env)
     env_lines = [f"{key}={value}" for key, value in env.items()]
     if "PATH" not in env:
         env_lines.insert(0, DEFAULT_PATH)
-    entrypoint = settings.entrypoint if settings.entrypoint is not None else [settings.install_path]
+    entrypoint = settings.entrypoint
+    if entrypoint is None and has_binary(settings):
+        entrypoint = [settings.install_path]
     return RuntimeConfig(entrypoint, settings.cmd, env_lines, settings.workdir, settings.user, settings.labels)
+
+
+def contents_of(
+    settings: Settings, platforms: Sequence[RequestedPlatform], base_dir: Path
+) -> dict[Platform, list[LayerEntry]]:
+    """Collect each platform's entries from the binary and `files` settings, then merge and check them."""
+    groups: list[EntriesBySetting] = []
+    if has_binary(settings):
+        setting = variable("artifacts" if settings.artifacts else "artifact")
+        explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
+        paths = artifact_paths(platforms, settings.artifact, explicit, base_dir)
+        groups.append((setting, binary_entries(paths, settings.install_path, setting)))
+    if settings.files:
+        setting = variable("files")
+        groups.append((setting, file_entries(platforms, settings.files, base_dir, setting)))
+
+    contents = merge_entries(groups)
+    if settings.check_binaries:
+        check_binaries(contents, variable("check_binaries"))
+    return contents
 
 
 def run(settings: Settings) -> int:
     repository = repository_of(settings)
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
-    explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
     destinations = destinations_of(settings, repository)
     log.info(
         "plume %s: %s for %s -> %s",
@@ -111,12 +141,16 @@ def run(settings: Settings) -> int:
         "; ".join(d.label for d in destinations),
     )
 
-    setting = variable("artifacts" if settings.artifacts else "artifact")
-    paths = artifact_paths(platforms, settings.artifact, explicit, Path.cwd())
-    contents = binary_entries(paths, settings.install_path, setting)
+    # Destinations are checked first, so that wrong credentials fail the step before a long build command.
     if not settings.dry_run:
         for destination in destinations:
             destination.check()
+    if settings.build_command:
+        platform_values = [requested.platform for requested in platforms]
+        run_build_command(
+            settings.build_command, platform_values, Path.cwd(), settings.build_parallel, variable("build_command")
+        )
+    contents = contents_of(settings, platforms, Path.cwd())
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
         options = BuildOptions(

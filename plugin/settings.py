@@ -11,6 +11,7 @@ import json
 import os
 import re
 import string
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -75,6 +76,26 @@ def split_map(field: str, raw: Any) -> dict[str, str]:
     return pairs
 
 
+def check_template(field: str, template: str) -> str:
+    """Check that a path template uses only the platform placeholders."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise SettingsError(variable(field), template, f"not a valid template ({exc})") from exc
+    unknown = fields - set(TEMPLATE_FIELDS)
+    if unknown:
+        accepted = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+        raise SettingsError(variable(field), template, f"unknown placeholder; use {accepted}")
+    return template
+
+
+def check_image_path(field: str, path: str) -> str:
+    """Check that a path in the image is absolute and does not climb out with `..`."""
+    if not path.startswith("/") or ".." in PurePosixPath(path).parts:
+        raise SettingsError(variable(field), path, "use an absolute path without '..'")
+    return path
+
+
 class Settings(BaseSettings):
     """Every setting of the step; each description says what it accepts, and the usage docs list them."""
 
@@ -92,6 +113,13 @@ class Settings(BaseSettings):
     artifacts: StringMap = Field(
         default_factory=dict, description="a JSON object from each platform to its binary's path"
     )
+    files: StringMap = Field(
+        default_factory=dict,
+        description="a JSON object from source path templates (files or directories) to absolute paths in the image",
+    )
+    build_command: str = Field("", description="a shell command run once per platform before packing")
+    build_parallel: bool = Field(False, description="`true` to run the build command for every platform at once")
+    check_binaries: bool = Field(True, description="`false` to publish ELF files built for another platform")
     install_path: str = Field("/app", description="absolute path of the binary in the image")
     entrypoint: StringList | None = Field(None, description="the image's entrypoint; default: the binary")
     cmd: StringList | None = Field(None, description="the image's default arguments")
@@ -181,7 +209,7 @@ class Settings(BaseSettings):
     def _command_list(cls, raw: Any, info: Any) -> list[str] | None:
         return None if raw is None else split_list(info.field_name, raw)
 
-    @field_validator("env", "labels", "artifacts", mode="before")
+    @field_validator("env", "labels", "artifacts", "files", mode="before")
     @classmethod
     def _string_map(cls, raw: Any, info: Any) -> dict[str, str]:
         return split_map(info.field_name, raw)
@@ -189,22 +217,22 @@ class Settings(BaseSettings):
     @field_validator("artifact")
     @classmethod
     def _artifact_template(cls, value: str) -> str:
-        try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        except ValueError as exc:
-            raise SettingsError(variable("artifact"), value, f"not a valid template ({exc})") from exc
-        unknown = fields - set(TEMPLATE_FIELDS)
-        if unknown:
-            accepted = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
-            raise SettingsError(variable("artifact"), value, f"unknown placeholder; use {accepted}")
+        return check_template("artifact", value)
+
+    @field_validator("files")
+    @classmethod
+    def _files_are_safe(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, destination in value.items():
+            if not source.strip():
+                raise SettingsError(variable("files"), source, "give a source path for every destination")
+            check_template("files", source)
+            check_image_path("files", destination)
         return value
 
     @field_validator("install_path", "workdir")
     @classmethod
     def _absolute_path(cls, value: str, info: Any) -> str:
-        if value and (not value.startswith("/") or ".." in value.split("/")):
-            raise SettingsError(variable(info.field_name), value, "use an absolute path without '..'")
-        return value
+        return check_image_path(info.field_name, value) if value else value
 
     @field_validator("s3_endpoint", "s3_public_url")
     @classmethod
@@ -240,9 +268,11 @@ class Settings(BaseSettings):
     def _artifacts_cover_platforms(self) -> Settings:
         if self.artifact and self.artifacts:
             raise SettingsError(variable("artifacts"), None, "set PLUGIN_ARTIFACT or PLUGIN_ARTIFACTS, not both")
-        if not self.artifact and not self.artifacts:
+        if not self.artifact and not self.artifacts and not self.files:
             raise SettingsError(
-                variable("artifact"), None, "required: a path template such as dist/app-{os}-{arch}{variant}"
+                variable("artifact"),
+                None,
+                "required unless PLUGIN_FILES is set: a path template such as dist/app-{os}-{arch}{variant}",
             )
         if self.artifacts:
             written = {str(RequestedPlatform.parse(p).platform): p for p in self.platforms}
@@ -277,3 +307,4 @@ def _settings_error(exc: ValidationError) -> SettingsError:
     raw = None if field in SECRET_FIELDS else os.environ.get(name)
     accepted = TYPE_HINTS.get(first["type"]) or (info.description if info and info.description else first["msg"])
     return SettingsError(name, raw, accepted)
+

@@ -109,3 +109,27 @@ def test_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_from(monkeypatch, PLUGIN_PASSWORD="s3cr3t-value")
     assert "s3cr3t-value" not in repr(settings)
     assert "s3cr3t-value" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"PLUGIN_FILES": '{"conf": "etc/app"}'}, "PLUGIN_FILES 'etc/app': use an absolute path"),
+        ({"PLUGIN_FILES": '{"conf": "/etc/../../root"}'}, "PLUGIN_FILES '/etc/../../root': use an absolute path"),
+        ({"PLUGIN_FILES": '{"conf-{cpu}": "/etc/app"}'}, "PLUGIN_FILES 'conf-{cpu}': unknown placeholder"),
+        ({"PLUGIN_FILES": '{" ": "/etc/app"}'}, "PLUGIN_FILES ' ': give a source path"),
+        ({"PLUGIN_BUILD_PARALLEL": "sometimes"}, "PLUGIN_BUILD_PARALLEL 'sometimes': use true or false"),
+    ],
+)
+def test_invalid_new_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], expected: str
+) -> None:
+    message = error_from(monkeypatch, **values)
+    assert message.startswith(expected)
+    assert "\n" not in message
+
+
+def test_files_alone_need_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_ARTIFACT="", PLUGIN_FILES='{"site": "/srv/www"}')
+    assert settings.files == {"site": "/srv/www"}
+
