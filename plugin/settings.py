@@ -11,6 +11,8 @@ import json
 import os
 import re
 import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plugin.autotag import Version, VersionError, version_tags
 from plugin.build.layer import DEFAULT_COMPRESSION_LEVEL
 from plugin.errors import SettingsError
 from plugin.oci.mediatypes import ManifestFormat
@@ -30,6 +33,7 @@ DEFAULT_STATIC_DIR = "plume-static"  # in the workspace, beside the sources, whe
 DEFAULT_S3_REGION = "garage"  # Garage's default region name; it rejects signatures made for another region
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]*$")
 
 StringList = Annotated[list[str], NoDecode]
 StringMap = Annotated[dict[str, str], NoDecode]
@@ -96,6 +100,41 @@ def check_image_path(field: str, path: str) -> str:
     return path
 
 
+@dataclass(frozen=True)
+class TagOrigin:
+    """A tag as written or derived, with the variable and value it came from, for error messages."""
+
+    tag: str
+    variable: str
+    value: str = ""  # the variable's value when the tag was derived from it, such as `v1.2.3` for `1.2`
+
+
+def tags_after_replacement(tags: Sequence[TagOrigin], plus_replacement: str) -> list[str]:
+    """Replace `+` in each tag, check it and drop repeated tags, keeping the order given.
+
+    Raises SettingsError for an invalid tag, or when two different tags become the same one.
+    """
+    final: dict[str, TagOrigin] = {}
+    for origin in tags:
+        tag = origin.tag.replace("+", plus_replacement) if plus_replacement else origin.tag
+        try:
+            check_tag(tag)
+        except ReferenceError as exc:
+            value = origin.value or origin.tag
+            derived = f"gives the tag {tag!r}, but " if tag != value else ""
+            hint = f"; set {variable('tag_plus_replacement')} to replace '+'" if "+" in tag else ""
+            raise SettingsError(origin.variable, value, f"{derived}{exc}{hint}") from exc
+        earlier = final.setdefault(tag, origin)
+        if earlier.tag != origin.tag:
+            raise SettingsError(
+                variable("tag_plus_replacement"),
+                plus_replacement,
+                f"tags {earlier.tag!r} ({earlier.variable}) and {origin.tag!r} ({origin.variable}) both become "
+                f"{tag!r}; choose another replacement or drop one of them",
+            )
+    return list(final)
+
+
 class Settings(BaseSettings):
     """Every setting of the step; each description says what it accepts, and the usage docs list them."""
 
@@ -127,6 +166,12 @@ class Settings(BaseSettings):
     workdir: str = Field("", description="working directory of the container, an absolute path")
     user: str = Field("", description="user the container runs as, such as `65534` or `65534:65534`")
     labels: StringMap = Field(default_factory=dict, description="image labels, a JSON object or KEY=VALUE items")
+    auto_labels: bool = Field(True, description="`false` to leave out the labels made from CI metadata")
+    auto_tag: bool = Field(False, description="`true` to tag a release from its semantic version tag")
+    auto_tag_suffix: str = Field("", description="appended to every automatic tag with `-`, such as `alpine`")
+    tag_plus_replacement: str = Field(
+        "", description="what replaces `+` in tags, such as `-`; empty rejects a tag with `+`"
+    )
     username: str = Field("", description="registry user name")
     password: SecretStr = Field(SecretStr(""), description="registry password or access token (a secret)")
     insecure: bool = Field(False, description="`true` to talk plain HTTP to the registry")
@@ -176,16 +221,18 @@ class Settings(BaseSettings):
 
     @field_validator("tags", mode="before")
     @classmethod
-    def _tags_are_valid(cls, raw: Any) -> list[str]:
+    def _tags_are_given(cls, raw: Any) -> list[str]:
         tags = split_list("tags", raw)
         if not tags:
             raise SettingsError(variable("tags"), str(raw), "give at least one tag")
-        for tag in tags:
-            try:
-                check_tag(tag)
-            except ReferenceError as exc:
-                raise SettingsError(variable("tags"), tag, str(exc)) from exc
         return list(dict.fromkeys(tags))
+
+    @field_validator("auto_tag_suffix", "tag_plus_replacement")
+    @classmethod
+    def _tag_characters(cls, value: str, info: Any) -> str:
+        if not TAG_CHARACTERS.match(value):
+            raise SettingsError(variable(info.field_name), value, "use only letters, digits, '_', '.' or '-'")
+        return value
 
     @field_validator("platforms", mode="before")
     @classmethod
@@ -233,6 +280,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_path(cls, value: str, info: Any) -> str:
         return check_image_path(info.field_name, value) if value else value
+
+    @model_validator(mode="after")
+    def _tags_are_valid(self) -> Settings:
+        tags_after_replacement(
+            [TagOrigin(tag, variable("tags")) for tag in self.tags], self.tag_plus_replacement
+        )
+        return self
 
     @field_validator("s3_endpoint", "s3_public_url")
     @classmethod
@@ -308,3 +362,69 @@ def _settings_error(exc: ValidationError) -> SettingsError:
     accepted = TYPE_HINTS.get(first["type"]) or (info.description if info and info.description else first["msg"])
     return SettingsError(name, raw, accepted)
 
+
+# The variables each value is read from, in order: Woodpecker's current names, its older names
+# (`CI_REPO_LINK`, `CI_REPO_REMOTE`, which Drone also sets for compatibility), then Drone's own. The first
+# variable that is set and not empty wins.
+COMMIT_TAG_VARIABLES = ("CI_COMMIT_TAG", "DRONE_TAG")
+COMMIT_SHA_VARIABLES = ("CI_COMMIT_SHA", "DRONE_COMMIT_SHA")
+REPOSITORY_URL_VARIABLES = ("CI_REPO_URL", "CI_REPO_LINK", "DRONE_REPO_LINK")
+CLONE_URL_VARIABLES = ("CI_REPO_CLONE_URL", "CI_REPO_REMOTE", "DRONE_GIT_HTTP_URL", "DRONE_REMOTE_URL")
+
+
+@dataclass(frozen=True)
+class CiMetadata:
+    """The commit a step builds, as Woodpecker (`CI_*`) or Drone (`DRONE_*`) describes it."""
+
+    commit_tag: str = ""
+    commit_tag_variable: str = COMMIT_TAG_VARIABLES[0]
+    commit_sha: str = ""
+    repository_url: str = ""
+    clone_url: str = ""
+
+
+def _first_set(environ: Mapping[str, str], names: Sequence[str]) -> tuple[str, str]:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value, name
+    return "", names[0]
+
+
+def load_ci_metadata(environ: Mapping[str, str] | None = None) -> CiMetadata:
+    """Read the commit's tag, hash and repository URLs from the CI variables (the process environment by default)."""
+    env = os.environ if environ is None else environ
+    commit_tag, commit_tag_variable = _first_set(env, COMMIT_TAG_VARIABLES)
+    return CiMetadata(
+        commit_tag=commit_tag,
+        commit_tag_variable=commit_tag_variable,
+        commit_sha=_first_set(env, COMMIT_SHA_VARIABLES)[0],
+        repository_url=_first_set(env, REPOSITORY_URL_VARIABLES)[0],
+        clone_url=_first_set(env, CLONE_URL_VARIABLES)[0],
+    )
+
+
+def image_tags(settings: Settings, ci: CiMetadata) -> list[str]:
+    """Return the tags to publish: `tags`, or with `auto_tag` on a tagged commit the tags of its version.
+
+    On a tagged commit, tags set explicitly in `tags` are published beside the automatic ones. The default
+    `latest` is not, so a pre-release does not move it. Raises SettingsError for a commit tag that is not a
+    semantic version, and for any tag that is invalid after `tag_plus_replacement`.
+    """
+    written = [TagOrigin(tag, variable("tags")) for tag in settings.tags]
+    if settings.auto_tag and ci.commit_tag:
+        try:
+            version = Version.parse(ci.commit_tag)
+        except VersionError as exc:
+            raise SettingsError(
+                ci.commit_tag_variable,
+                ci.commit_tag,
+                f"{variable('auto_tag')} needs a semantic version such as v1.2.3 or 1.3.0-rc.1; "
+                "set it to false to publish other tags",
+            ) from exc
+        automatic = [
+            TagOrigin(tag, ci.commit_tag_variable, ci.commit_tag)
+            for tag in version_tags(version, settings.auto_tag_suffix)
+        ]
+        written = automatic + (written if "tags" in settings.model_fields_set else [])
+    return tags_after_replacement(written, settings.tag_plus_replacement)
