@@ -10,15 +10,18 @@ import argparse
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from plugin import __version__
-from plugin.build.image import BuildOptions, build_tree
+from plugin.build.image import BuildOptions, build_tree, rfc3339
+from plugin.build.layer import LayerEntry
 from plugin.errors import PlumeError, SettingsError
+from plugin.labels import index_annotations, standard_labels
 from plugin.oci.content import ImageTree
+from plugin.oci.mediatypes import ManifestFormat
 from plugin.oci.models import RuntimeConfig
-from plugin.oci.platform import RequestedPlatform
+from plugin.oci.platform import Platform, RequestedPlatform
 from plugin.oci.reference import Repository
 from plugin.publish import Destination, PublishReport, publish_tree
 from plugin.publish.directory import DirectoryStore
@@ -28,8 +31,20 @@ from plugin.publish.registry.destination import RegistryDestination
 from plugin.publish.reuse import layers_everywhere
 from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
-from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
+from plugin.settings import (
+    DEFAULT_STATIC_DIR,
+    CiMetadata,
+    Settings,
+    image_tags,
+    load_ci_metadata,
+    load_settings,
+    variable,
+)
 from plugin.sources.binaries import artifact_paths, binary_entries
+from plugin.sources.build_command import run_build_command
+from plugin.sources.elf import check_binaries
+from plugin.sources.files import file_entries
+from plugin.sources.merge import EntriesBySetting, merge_entries
 from plugin.summary import summary_lines
 
 log = logging.getLogger("plugin")
@@ -90,19 +105,55 @@ def destinations_of(settings: Settings, repository: Repository) -> list[Destinat
     return destinations
 
 
-def runtime_of(settings: Settings) -> RuntimeConfig:
+def has_binary(settings: Settings) -> bool:
+    return bool(settings.artifact or settings.artifacts)
+
+
+def labels_of(settings: Settings, ci: CiMetadata) -> dict[str, str]:
+    """Merge the standard labels from CI metadata (unless switched off) with the user's, which win."""
+    if not settings.auto_labels:
+        return dict(settings.labels)
+    created = rfc3339(settings.source_date_epoch) if "source_date_epoch" in settings.model_fields_set else ""
+    automatic = standard_labels(ci.repository_url, ci.clone_url, ci.commit_sha, ci.commit_tag, created)
+    return {**automatic, **settings.labels}
+
+
+def runtime_of(settings: Settings, labels: Mapping[str, str]) -> RuntimeConfig:
     env = dict(settings.env)
     env_lines = [f"{key}={value}" for key, value in env.items()]
     if "PATH" not in env:
         env_lines.insert(0, DEFAULT_PATH)
-    entrypoint = settings.entrypoint if settings.entrypoint is not None else [settings.install_path]
-    return RuntimeConfig(entrypoint, settings.cmd, env_lines, settings.workdir, settings.user, settings.labels)
+    entrypoint = settings.entrypoint
+    if entrypoint is None and has_binary(settings):
+        entrypoint = [settings.install_path]
+    return RuntimeConfig(entrypoint, settings.cmd, env_lines, settings.workdir, settings.user, labels)
 
 
-def run(settings: Settings) -> int:
+def contents_of(
+    settings: Settings, platforms: Sequence[RequestedPlatform], base_dir: Path
+) -> dict[Platform, list[LayerEntry]]:
+    """Collect each platform's entries from the binary and `files` settings, then merge and check them."""
+    groups: list[EntriesBySetting] = []
+    if has_binary(settings):
+        setting = variable("artifacts" if settings.artifacts else "artifact")
+        explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
+        paths = artifact_paths(platforms, settings.artifact, explicit, base_dir)
+        groups.append((setting, binary_entries(paths, settings.install_path, setting)))
+    if settings.files:
+        setting = variable("files")
+        groups.append((setting, file_entries(platforms, settings.files, base_dir, setting)))
+
+    contents = merge_entries(groups)
+    if settings.check_binaries:
+        check_binaries(contents, variable("check_binaries"))
+    return contents
+
+
+def run(settings: Settings, ci: CiMetadata) -> int:
     repository = repository_of(settings)
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
-    explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
+    tags = image_tags(settings, ci)
+    labels = labels_of(settings, ci)
     destinations = destinations_of(settings, repository)
     log.info(
         "plume %s: %s for %s -> %s",
@@ -111,26 +162,34 @@ def run(settings: Settings) -> int:
         ", ".join(str(p.platform) for p in platforms),
         "; ".join(d.label for d in destinations),
     )
+    if settings.auto_tag:
+        source = f"{ci.commit_tag_variable}={ci.commit_tag}" if ci.commit_tag else "no commit tag"
+        log.info("auto_tag: %s gives the tags %s", source, ", ".join(tags))
 
-    setting = variable("artifacts" if settings.artifacts else "artifact")
-    paths = artifact_paths(platforms, settings.artifact, explicit, Path.cwd())
-    contents = binary_entries(paths, settings.install_path, setting)
-    reusable = {}
+    # Destinations are checked first, so that wrong credentials fail the step before a long build command.
     if not settings.dry_run:
         for destination in destinations:
             destination.check()
-        reusable = layers_everywhere(destinations, settings.tags)
+    if settings.build_command:
+        platform_values = [requested.platform for requested in platforms]
+        run_build_command(
+            settings.build_command, platform_values, Path.cwd(), settings.build_parallel, variable("build_command")
+        )
+    contents = contents_of(settings, platforms, Path.cwd())
+    reusable = {} if settings.dry_run else layers_everywhere(destinations, tags)
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
         options = BuildOptions(
-            runtime=runtime_of(settings),
+            runtime=runtime_of(settings, labels),
             manifest_format=settings.manifest_format,
             epoch=settings.source_date_epoch,
             compression_level=settings.compression_level,
             work_dir=Path(work_dir),
             reusable_layers=reusable,
+            # A Docker manifest list has no annotations field, so the labels stay in the configs.
+            index_annotations=index_annotations(labels) if settings.manifest_format is ManifestFormat.OCI else None,
         )
-        tree = build_tree(contents, settings.tags, options)
+        tree = build_tree(contents, tags, options)
         if settings.dry_run:
             log.info("dry run: nothing uploaded")
             reports: list[PublishReport] = []
@@ -176,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         setup_logging(settings.debug)
-        return run(settings)
+        return run(settings, load_ci_metadata())
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTING

@@ -2,7 +2,7 @@
 
     PlumeError
     ├── SettingsError        a PLUGIN_* value is invalid: names the variable, the value and what is accepted
-    ├── SourceError          an input file is missing or unusable for its platform
+    ├── SourceError          an input is missing, unusable for its platform, or its build command failed
     └── PublishError         a destination refused or failed; names the destination
         ├── RegistryError    an OCI registry answered with an error: method, URL, status, registry codes
         └── StoreError       an object store (S3 bucket or directory) failed: operation, key, status
@@ -27,7 +27,7 @@ class SettingsError(PlumeError):
 
 
 class SourceError(PlumeError):
-    """An input that cannot be packed, such as a missing binary for one platform."""
+    """An input that cannot be packed, such as a missing binary, or an x86-64 binary for linux/arm64."""
 
 
 class PublishError(PlumeError):

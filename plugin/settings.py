@@ -11,12 +11,16 @@ import json
 import os
 import re
 import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plugin.autotag import Version, VersionError, version_tags
 from plugin.build.layer import DEFAULT_COMPRESSION_LEVEL
 from plugin.errors import SettingsError
 from plugin.oci.mediatypes import ManifestFormat
@@ -29,6 +33,7 @@ DEFAULT_STATIC_DIR = "plume-static"  # in the workspace, beside the sources, whe
 DEFAULT_S3_REGION = "garage"  # Garage's default region name; it rejects signatures made for another region
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]*$")
 
 StringList = Annotated[list[str], NoDecode]
 StringMap = Annotated[dict[str, str], NoDecode]
@@ -75,6 +80,61 @@ def split_map(field: str, raw: Any) -> dict[str, str]:
     return pairs
 
 
+def check_template(field: str, template: str) -> str:
+    """Check that a path template uses only the platform placeholders."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise SettingsError(variable(field), template, f"not a valid template ({exc})") from exc
+    unknown = fields - set(TEMPLATE_FIELDS)
+    if unknown:
+        accepted = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+        raise SettingsError(variable(field), template, f"unknown placeholder; use {accepted}")
+    return template
+
+
+def check_image_path(field: str, path: str) -> str:
+    """Check that a path in the image is absolute and does not climb out with `..`."""
+    if not path.startswith("/") or ".." in PurePosixPath(path).parts:
+        raise SettingsError(variable(field), path, "use an absolute path without '..'")
+    return path
+
+
+@dataclass(frozen=True)
+class TagOrigin:
+    """A tag as written or derived, with the variable and value it came from, for error messages."""
+
+    tag: str
+    variable: str
+    value: str = ""  # the variable's value when the tag was derived from it, such as `v1.2.3` for `1.2`
+
+
+def tags_after_replacement(tags: Sequence[TagOrigin], plus_replacement: str) -> list[str]:
+    """Replace `+` in each tag, check it and drop repeated tags, keeping the order given.
+
+    Raises SettingsError for an invalid tag, or when two different tags become the same one.
+    """
+    final: dict[str, TagOrigin] = {}
+    for origin in tags:
+        tag = origin.tag.replace("+", plus_replacement) if plus_replacement else origin.tag
+        try:
+            check_tag(tag)
+        except ReferenceError as exc:
+            value = origin.value or origin.tag
+            derived = f"gives the tag {tag!r}, but " if tag != value else ""
+            hint = f"; set {variable('tag_plus_replacement')} to replace '+'" if "+" in tag else ""
+            raise SettingsError(origin.variable, value, f"{derived}{exc}{hint}") from exc
+        earlier = final.setdefault(tag, origin)
+        if earlier.tag != origin.tag:
+            raise SettingsError(
+                variable("tag_plus_replacement"),
+                plus_replacement,
+                f"tags {earlier.tag!r} ({earlier.variable}) and {origin.tag!r} ({origin.variable}) both become "
+                f"{tag!r}; choose another replacement or drop one of them",
+            )
+    return list(final)
+
+
 class Settings(BaseSettings):
     """Every setting of the step; each description says what it accepts, and the usage docs list them."""
 
@@ -92,6 +152,13 @@ class Settings(BaseSettings):
     artifacts: StringMap = Field(
         default_factory=dict, description="a JSON object from each platform to its binary's path"
     )
+    files: StringMap = Field(
+        default_factory=dict,
+        description="a JSON object from source path templates (files or directories) to absolute paths in the image",
+    )
+    build_command: str = Field("", description="a shell command run once per platform before packing")
+    build_parallel: bool = Field(False, description="`true` to run the build command for every platform at once")
+    check_binaries: bool = Field(True, description="`false` to publish ELF files built for another platform")
     install_path: str = Field("/app", description="absolute path of the binary in the image")
     entrypoint: StringList | None = Field(None, description="the image's entrypoint; default: the binary")
     cmd: StringList | None = Field(None, description="the image's default arguments")
@@ -99,6 +166,12 @@ class Settings(BaseSettings):
     workdir: str = Field("", description="working directory of the container, an absolute path")
     user: str = Field("", description="user the container runs as, such as `65534` or `65534:65534`")
     labels: StringMap = Field(default_factory=dict, description="image labels, a JSON object or KEY=VALUE items")
+    auto_labels: bool = Field(True, description="`false` to leave out the labels made from CI metadata")
+    auto_tag: bool = Field(False, description="`true` to tag a release from its semantic version tag")
+    auto_tag_suffix: str = Field("", description="appended to every automatic tag with `-`, such as `alpine`")
+    tag_plus_replacement: str = Field(
+        "", description="what replaces `+` in tags, such as `-`; empty rejects a tag with `+`"
+    )
     username: str = Field("", description="registry user name")
     password: SecretStr = Field(SecretStr(""), description="registry password or access token (a secret)")
     insecure: bool = Field(False, description="`true` to talk plain HTTP to the registry")
@@ -148,16 +221,18 @@ class Settings(BaseSettings):
 
     @field_validator("tags", mode="before")
     @classmethod
-    def _tags_are_valid(cls, raw: Any) -> list[str]:
+    def _tags_are_given(cls, raw: Any) -> list[str]:
         tags = split_list("tags", raw)
         if not tags:
             raise SettingsError(variable("tags"), str(raw), "give at least one tag")
-        for tag in tags:
-            try:
-                check_tag(tag)
-            except ReferenceError as exc:
-                raise SettingsError(variable("tags"), tag, str(exc)) from exc
         return list(dict.fromkeys(tags))
+
+    @field_validator("auto_tag_suffix", "tag_plus_replacement")
+    @classmethod
+    def _tag_characters(cls, value: str, info: Any) -> str:
+        if not TAG_CHARACTERS.match(value):
+            raise SettingsError(variable(info.field_name), value, "use only letters, digits, '_', '.' or '-'")
+        return value
 
     @field_validator("platforms", mode="before")
     @classmethod
@@ -181,7 +256,7 @@ class Settings(BaseSettings):
     def _command_list(cls, raw: Any, info: Any) -> list[str] | None:
         return None if raw is None else split_list(info.field_name, raw)
 
-    @field_validator("env", "labels", "artifacts", mode="before")
+    @field_validator("env", "labels", "artifacts", "files", mode="before")
     @classmethod
     def _string_map(cls, raw: Any, info: Any) -> dict[str, str]:
         return split_map(info.field_name, raw)
@@ -189,22 +264,29 @@ class Settings(BaseSettings):
     @field_validator("artifact")
     @classmethod
     def _artifact_template(cls, value: str) -> str:
-        try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        except ValueError as exc:
-            raise SettingsError(variable("artifact"), value, f"not a valid template ({exc})") from exc
-        unknown = fields - set(TEMPLATE_FIELDS)
-        if unknown:
-            accepted = ", ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
-            raise SettingsError(variable("artifact"), value, f"unknown placeholder; use {accepted}")
+        return check_template("artifact", value)
+
+    @field_validator("files")
+    @classmethod
+    def _files_are_safe(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, destination in value.items():
+            if not source.strip():
+                raise SettingsError(variable("files"), source, "give a source path for every destination")
+            check_template("files", source)
+            check_image_path("files", destination)
         return value
 
     @field_validator("install_path", "workdir")
     @classmethod
     def _absolute_path(cls, value: str, info: Any) -> str:
-        if value and (not value.startswith("/") or ".." in value.split("/")):
-            raise SettingsError(variable(info.field_name), value, "use an absolute path without '..'")
-        return value
+        return check_image_path(info.field_name, value) if value else value
+
+    @model_validator(mode="after")
+    def _tags_are_valid(self) -> Settings:
+        tags_after_replacement(
+            [TagOrigin(tag, variable("tags")) for tag in self.tags], self.tag_plus_replacement
+        )
+        return self
 
     @field_validator("s3_endpoint", "s3_public_url")
     @classmethod
@@ -240,9 +322,11 @@ class Settings(BaseSettings):
     def _artifacts_cover_platforms(self) -> Settings:
         if self.artifact and self.artifacts:
             raise SettingsError(variable("artifacts"), None, "set PLUGIN_ARTIFACT or PLUGIN_ARTIFACTS, not both")
-        if not self.artifact and not self.artifacts:
+        if not self.artifact and not self.artifacts and not self.files:
             raise SettingsError(
-                variable("artifact"), None, "required: a path template such as dist/app-{os}-{arch}{variant}"
+                variable("artifact"),
+                None,
+                "required unless PLUGIN_FILES is set: a path template such as dist/app-{os}-{arch}{variant}",
             )
         if self.artifacts:
             written = {str(RequestedPlatform.parse(p).platform): p for p in self.platforms}
@@ -277,3 +361,70 @@ def _settings_error(exc: ValidationError) -> SettingsError:
     raw = None if field in SECRET_FIELDS else os.environ.get(name)
     accepted = TYPE_HINTS.get(first["type"]) or (info.description if info and info.description else first["msg"])
     return SettingsError(name, raw, accepted)
+
+
+# The variables each value is read from, in order: Woodpecker's current names, its older names
+# (`CI_REPO_LINK`, `CI_REPO_REMOTE`, which Drone also sets for compatibility), then Drone's own. The first
+# variable that is set and not empty wins.
+COMMIT_TAG_VARIABLES = ("CI_COMMIT_TAG", "DRONE_TAG")
+COMMIT_SHA_VARIABLES = ("CI_COMMIT_SHA", "DRONE_COMMIT_SHA")
+REPOSITORY_URL_VARIABLES = ("CI_REPO_URL", "CI_REPO_LINK", "DRONE_REPO_LINK")
+CLONE_URL_VARIABLES = ("CI_REPO_CLONE_URL", "CI_REPO_REMOTE", "DRONE_GIT_HTTP_URL", "DRONE_REMOTE_URL")
+
+
+@dataclass(frozen=True)
+class CiMetadata:
+    """The commit a step builds, as Woodpecker (`CI_*`) or Drone (`DRONE_*`) describes it."""
+
+    commit_tag: str = ""
+    commit_tag_variable: str = COMMIT_TAG_VARIABLES[0]
+    commit_sha: str = ""
+    repository_url: str = ""
+    clone_url: str = ""
+
+
+def _first_set(environ: Mapping[str, str], names: Sequence[str]) -> tuple[str, str]:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value, name
+    return "", names[0]
+
+
+def load_ci_metadata(environ: Mapping[str, str] | None = None) -> CiMetadata:
+    """Read the commit's tag, hash and repository URLs from the CI variables (the process environment by default)."""
+    env = os.environ if environ is None else environ
+    commit_tag, commit_tag_variable = _first_set(env, COMMIT_TAG_VARIABLES)
+    return CiMetadata(
+        commit_tag=commit_tag,
+        commit_tag_variable=commit_tag_variable,
+        commit_sha=_first_set(env, COMMIT_SHA_VARIABLES)[0],
+        repository_url=_first_set(env, REPOSITORY_URL_VARIABLES)[0],
+        clone_url=_first_set(env, CLONE_URL_VARIABLES)[0],
+    )
+
+
+def image_tags(settings: Settings, ci: CiMetadata) -> list[str]:
+    """Return the tags to publish: `tags`, or with `auto_tag` on a tagged commit the tags of its version.
+
+    On a tagged commit, tags set explicitly in `tags` are published beside the automatic ones. The default
+    `latest` is not, so a pre-release does not move it. Raises SettingsError for a commit tag that is not a
+    semantic version, and for any tag that is invalid after `tag_plus_replacement`.
+    """
+    written = [TagOrigin(tag, variable("tags")) for tag in settings.tags]
+    if settings.auto_tag and ci.commit_tag:
+        try:
+            version = Version.parse(ci.commit_tag)
+        except VersionError as exc:
+            raise SettingsError(
+                ci.commit_tag_variable,
+                ci.commit_tag,
+                f"{variable('auto_tag')} needs a semantic version such as v1.2.3 or 1.3.0-rc.1; "
+                "set it to false to publish other tags",
+            ) from exc
+        automatic = [
+            TagOrigin(tag, ci.commit_tag_variable, ci.commit_tag)
+            for tag in version_tags(version, settings.auto_tag_suffix)
+        ]
+        written = automatic + (written if "tags" in settings.model_fields_set else [])
+    return tags_after_replacement(written, settings.tag_plus_replacement)

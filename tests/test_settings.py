@@ -7,7 +7,7 @@ import os
 import pytest
 
 from plugin.errors import SettingsError
-from plugin.settings import Settings, load_settings
+from plugin.settings import CiMetadata, Settings, image_tags, load_ci_metadata, load_settings
 
 BASE = {"PLUGIN_REPO": "hello", "PLUGIN_ARTIFACT": "dist/app-{arch}"}
 
@@ -109,3 +109,105 @@ def test_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_from(monkeypatch, PLUGIN_PASSWORD="s3cr3t-value")
     assert "s3cr3t-value" not in repr(settings)
     assert "s3cr3t-value" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"PLUGIN_FILES": '{"conf": "etc/app"}'}, "PLUGIN_FILES 'etc/app': use an absolute path"),
+        ({"PLUGIN_FILES": '{"conf": "/etc/../../root"}'}, "PLUGIN_FILES '/etc/../../root': use an absolute path"),
+        ({"PLUGIN_FILES": '{"conf-{cpu}": "/etc/app"}'}, "PLUGIN_FILES 'conf-{cpu}': unknown placeholder"),
+        ({"PLUGIN_FILES": '{" ": "/etc/app"}'}, "PLUGIN_FILES ' ': give a source path"),
+        ({"PLUGIN_AUTO_TAG_SUFFIX": "alpine+3"}, "PLUGIN_AUTO_TAG_SUFFIX 'alpine+3': use only letters"),
+        ({"PLUGIN_TAG_PLUS_REPLACEMENT": "/"}, "PLUGIN_TAG_PLUS_REPLACEMENT '/': use only letters"),
+        (
+            {"PLUGIN_TAGS": "1.2.3+b.5,1.2.3-b.5", "PLUGIN_TAG_PLUS_REPLACEMENT": "-"},
+            "PLUGIN_TAG_PLUS_REPLACEMENT '-': tags '1.2.3+b.5' (PLUGIN_TAGS) and '1.2.3-b.5' (PLUGIN_TAGS) both become",
+        ),
+        ({"PLUGIN_BUILD_PARALLEL": "sometimes"}, "PLUGIN_BUILD_PARALLEL 'sometimes': use true or false"),
+    ],
+)
+def test_invalid_new_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], expected: str
+) -> None:
+    message = error_from(monkeypatch, **values)
+    assert message.startswith(expected)
+    assert "\n" not in message
+
+
+def test_plus_in_tag_error_suggests_replacement(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = error_from(monkeypatch, PLUGIN_TAGS="1.2.3+build")
+    assert "PLUGIN_TAG_PLUS_REPLACEMENT" in message
+
+
+def test_files_alone_need_no_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_ARTIFACT="", PLUGIN_FILES='{"site": "/srv/www"}')
+    assert settings.files == {"site": "/srv/www"}
+
+
+def test_ci_metadata_prefers_woodpecker_then_drone() -> None:
+    woodpecker_and_drone = {
+        "CI_COMMIT_TAG": "",
+        "DRONE_TAG": "v2.0.0",
+        "CI_COMMIT_SHA": "aaaa",
+        "DRONE_COMMIT_SHA": "bbbb",
+        "CI_REPO_LINK": "https://old.example.org/app",
+        "DRONE_REPO_LINK": "https://drone.example.org/app",
+        "DRONE_GIT_HTTP_URL": "https://drone.example.org/app.git",
+    }
+    ci = load_ci_metadata(woodpecker_and_drone)
+    assert ci == CiMetadata(
+        commit_tag="v2.0.0",
+        commit_tag_variable="DRONE_TAG",
+        commit_sha="aaaa",
+        repository_url="https://old.example.org/app",
+        clone_url="https://drone.example.org/app.git",
+    )
+
+
+def tags_for(monkeypatch: pytest.MonkeyPatch, commit_tag: str, **values: str) -> list[str]:
+    settings = settings_from(monkeypatch, PLUGIN_AUTO_TAG="true", **values)
+    return image_tags(settings, load_ci_metadata({"CI_COMMIT_TAG": commit_tag}))
+
+
+def test_auto_tag_replaces_default_latest(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tags_for(monkeypatch, "v1.2.3") == ["1.2.3", "1.2", "1", "latest"]
+    assert tags_for(monkeypatch, "v1.3.0-rc.1") == ["1.3.0-rc.1"]
+
+
+def test_auto_tag_keeps_explicit_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tags_for(monkeypatch, "v1.3.0-rc.1", PLUGIN_TAGS="edge,1.3.0-rc.1") == ["1.3.0-rc.1", "edge"]
+
+
+def test_auto_tag_without_commit_tag_uses_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tags_for(monkeypatch, "") == ["latest"]
+
+
+def test_auto_tag_replaces_plus(monkeypatch: pytest.MonkeyPatch) -> None:
+    tags = tags_for(monkeypatch, "v1.2.3+build.5", PLUGIN_TAG_PLUS_REPLACEMENT="-", PLUGIN_AUTO_TAG_SUFFIX="slim")
+    assert tags == ["1.2.3-build.5-slim"]
+
+
+def test_auto_tag_plus_without_replacement_names_commit_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tags_for(monkeypatch, "v1.2.3+build.5")
+    assert str(caught.value).startswith("CI_COMMIT_TAG 'v1.2.3+build.5': gives the tag '1.2.3+build.5', but a tag is")
+
+
+def test_auto_tag_collision_with_explicit_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tags_for(monkeypatch, "v1.2.3+b", PLUGIN_TAGS="1.2.3-b", PLUGIN_TAG_PLUS_REPLACEMENT="-")
+    message = str(caught.value)
+    assert message.startswith("PLUGIN_TAG_PLUS_REPLACEMENT '-': tags '1.2.3+b' (CI_COMMIT_TAG)")
+    assert "'1.2.3-b' (PLUGIN_TAGS) both become '1.2.3-b'" in message
+
+
+def test_auto_tag_rejects_tag_that_is_not_semver(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tags_for(monkeypatch, "nightly")
+    assert str(caught.value).startswith("CI_COMMIT_TAG 'nightly': PLUGIN_AUTO_TAG needs a semantic version")
+
+
+def test_auto_tag_off_ignores_commit_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_TAGS="main")
+    assert image_tags(settings, load_ci_metadata({"CI_COMMIT_TAG": "v9.9.9"})) == ["main"]

@@ -11,6 +11,7 @@ import stat
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
@@ -21,22 +22,62 @@ from plugin.oci.digest import Digest
 DEFAULT_COMPRESSION_LEVEL = 6  # zlib-ng level 6: output within a few percent of zlib's, several times faster
 GZIP_WINDOW = 31  # zlib's window bits for a gzip wrapper with no file name and mtime 0
 DIRECTORY_MODE = 0o755
+SYMLINK_MODE = 0o777  # the mode `ln -s` gives; Linux ignores a symlink's own mode
 TAR_COPY_BUFFER = 1 << 20
+
+
+class EntryKind(Enum):
+    DIRECTORY = "directory"
+    FILE = "file"
+    SYMLINK = "symlink"
+    HARD_LINK = "hard link"
 
 
 @dataclass(frozen=True)
 class LayerEntry:
-    """One path in the image: a regular file copied from `source`, or a directory when `source` is None."""
+    """One path in the image: a directory, a regular file copied from `source`, a symlink or a hard link.
+
+    `link_target` is what a symlink points to, stored as written, or for a hard link the image path of the
+    regular file it shares its data with.
+    """
 
     path: PurePosixPath
     source: Path | None = None
     mode: int = DIRECTORY_MODE
+    kind: EntryKind = EntryKind.DIRECTORY
+    link_target: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.kind is EntryKind.FILE) != (self.source is not None):
+            raise ValueError(f"{self.path}: a regular file, and only a regular file, has a source path")
+        is_link = self.kind in (EntryKind.SYMLINK, EntryKind.HARD_LINK)
+        if is_link != bool(self.link_target):
+            raise ValueError(f"{self.path}: a symlink or hard link, and only a link, has a link target")
 
     @classmethod
-    def file(cls, path: str, source: Path, mode: int | None = None) -> LayerEntry:
+    def directory(cls, path: str | PurePosixPath, mode: int = DIRECTORY_MODE) -> LayerEntry:
+        return cls(PurePosixPath("/", path), mode=mode)
+
+    @classmethod
+    def file(cls, path: str | PurePosixPath, source: Path, mode: int | None = None) -> LayerEntry:
         if mode is None:
             mode = 0o755 if source.stat().st_mode & stat.S_IXUSR else 0o644
-        return cls(PurePosixPath("/", path), source, mode)
+        return cls(PurePosixPath("/", path), source, mode, EntryKind.FILE)
+
+    @classmethod
+    def symlink(cls, path: str | PurePosixPath, target: str) -> LayerEntry:
+        return cls(PurePosixPath("/", path), mode=SYMLINK_MODE, kind=EntryKind.SYMLINK, link_target=target)
+
+    @classmethod
+    def hard_link(cls, path: str | PurePosixPath, target: str | PurePosixPath, mode: int) -> LayerEntry:
+        """A second name for the regular file at image path `target`, which must sort before `path`."""
+        target_path = PurePosixPath("/", target).as_posix()
+        return cls(PurePosixPath("/", path), mode=mode, kind=EntryKind.HARD_LINK, link_target=target_path)
+
+
+def layer_order(path: PurePosixPath) -> str:
+    """The sort key of paths in a layer; a hard link's target must come first in this order."""
+    return path.as_posix()
 
 
 @dataclass(frozen=True)
@@ -90,37 +131,60 @@ class _HashingGzipWriter:
 
 
 def with_parent_directories(entries: Iterable[LayerEntry]) -> list[LayerEntry]:
-    """The entries plus an explicit entry for every parent directory, sorted by path."""
+    """The entries plus an explicit entry for every parent directory, sorted by path.
+
+    Raises ValueError when an entry's parent is a file or a link, because unpacking it would then write
+    through that link or fail.
+    """
     by_path = {entry.path: entry for entry in entries}
     for path in list(by_path):
         for parent in path.parents:
-            if parent != PurePosixPath("/"):
-                by_path.setdefault(parent, LayerEntry(parent))
-    return [by_path[path] for path in sorted(by_path, key=lambda p: p.as_posix())]
+            if parent == PurePosixPath("/"):
+                continue
+            existing = by_path.setdefault(parent, LayerEntry(parent))
+            if existing.kind is not EntryKind.DIRECTORY:
+                raise ValueError(f"{path} is inside {parent}, which is a {existing.kind.value}, not a directory")
+    return [by_path[path] for path in sorted(by_path, key=layer_order)]
+
+
+def _member_name(path: PurePosixPath) -> str:
+    return path.as_posix().lstrip("/")
 
 
 def _tar_info(entry: LayerEntry, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(entry.path.as_posix().lstrip("/") + ("" if entry.source else "/"))
+    suffix = "/" if entry.kind is EntryKind.DIRECTORY else ""
+    info = tarfile.TarInfo(_member_name(entry.path) + suffix)
     info.mode = entry.mode
     info.mtime = mtime
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    if entry.source is None:
+    if entry.kind is EntryKind.DIRECTORY:
         info.type = tarfile.DIRTYPE
+    elif entry.kind is EntryKind.SYMLINK:
+        info.type = tarfile.SYMTYPE
+        info.linkname = entry.link_target
+    elif entry.kind is EntryKind.HARD_LINK:
+        info.type = tarfile.LNKTYPE
+        info.linkname = _member_name(PurePosixPath(entry.link_target))
     else:
+        assert entry.source is not None
         info.size = entry.source.stat().st_size
     return info
 
 
 def _write_tar(entries: Iterable[LayerEntry], sink: _Sink, mtime: int) -> None:
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        files_written: set[str] = set()
         for entry in with_parent_directories(entries):
             info = _tar_info(entry, mtime)
+            if entry.kind is EntryKind.HARD_LINK and entry.link_target not in files_written:
+                raise ValueError(f"hard link {entry.path}: {entry.link_target} is not a regular file before it")
             if entry.source is None:
                 tar.addfile(info)
                 continue
             with entry.source.open("rb") as source:
                 tar.addfile(info, source)
+            files_written.add(entry.path.as_posix())
 
 
 def layer_diff_id(entries: Iterable[LayerEntry], mtime: int) -> Digest:

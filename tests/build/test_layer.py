@@ -6,9 +6,12 @@ import gzip
 import hashlib
 import io
 import tarfile
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
-from plugin.build.layer import LayerEntry, write_layer
+import pytest
+
+from plugin.build.layer import EntryKind, LayerEntry, write_layer
 
 EPOCH = 1_700_000_000
 
@@ -82,3 +85,91 @@ def test_compression_level_changes_bytes_not_content(tmp_path: Path) -> None:
     small = write_layer([LayerEntry.file("/app", binary)], tmp_path / "small.tar.gz", 0, 9)
     assert fast.diff_id == small.diff_id
     assert small.size <= fast.size
+
+
+def layer_members(layer_path: Path) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer_path.read_bytes()))) as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def test_symlink_is_stored_as_symlink(tmp_path: Path) -> None:
+    entries = [
+        LayerEntry.file("/usr/bin/app", make_binary(tmp_path)),
+        LayerEntry.symlink("/usr/local/bin/app", "../../bin/app"),
+    ]
+    layer = write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+    link = layer_members(layer.path)["usr/local/bin/app"]
+    assert link.issym()
+    assert link.linkname == "../../bin/app"
+    assert (link.uid, link.gid, link.mtime) == (0, 0, EPOCH)
+
+
+def test_hard_link_points_at_the_earlier_file(tmp_path: Path) -> None:
+    binary = make_binary(tmp_path)
+    entries = [
+        LayerEntry.hard_link("/usr/bin/zz", "/usr/bin/aa", mode=0o755),
+        LayerEntry.file("/usr/bin/aa", binary),
+    ]
+    layer = write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+    members = layer_members(layer.path)
+    assert members["usr/bin/aa"].isfile()
+    assert members["usr/bin/zz"].islnk()
+    assert members["usr/bin/zz"].linkname == "usr/bin/aa"
+    assert members["usr/bin/zz"].size == 0
+    assert list(members).index("usr/bin/aa") < list(members).index("usr/bin/zz")
+
+
+def test_hard_link_before_its_target_is_rejected(tmp_path: Path) -> None:
+    entries = [
+        LayerEntry.hard_link("/a", "/b", mode=0o644),
+        LayerEntry.file("/b", make_binary(tmp_path)),
+    ]
+    with pytest.raises(ValueError, match="hard link /a"):
+        write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+
+
+def test_entry_inside_a_symlink_is_rejected(tmp_path: Path) -> None:
+    entries = [LayerEntry.symlink("/lib", "usr/lib"), LayerEntry.file("/lib/app.so", make_binary(tmp_path))]
+    with pytest.raises(ValueError, match="inside /lib, which is a symlink"):
+        write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+
+
+def test_long_link_targets_survive(tmp_path: Path) -> None:
+    deep = "/opt/" + "/".join(["segment-of-a-long-path"] * 8)
+    entries = [
+        LayerEntry.file(f"{deep}/data", make_binary(tmp_path)),
+        LayerEntry.symlink("/opt/short", deep.lstrip("/") + "/data"),
+        LayerEntry.hard_link(f"{deep}/same", f"{deep}/data", mode=0o755),
+    ]
+    layer = write_layer(entries, tmp_path / "layer.tar.gz", EPOCH, 6)
+    members = layer_members(layer.path)
+    assert len(deep) > 100
+    assert members["opt/short"].linkname == deep.lstrip("/") + "/data"
+    assert members[f"{deep.lstrip('/')}/same"].linkname == f"{deep.lstrip('/')}/data"
+
+
+def test_links_keep_the_layer_reproducible(tmp_path: Path) -> None:
+    def build(name: str) -> bytes:
+        binary = make_binary(tmp_path, f"app-{name}")
+        entries = [
+            LayerEntry.symlink("/bin/app-link", "app"),
+            LayerEntry.file("/bin/app", binary),
+            LayerEntry.hard_link("/bin/app-hard", "/bin/app", mode=0o755),
+        ]
+        return write_layer(entries, tmp_path / f"{name}.tar.gz", EPOCH, 6).path.read_bytes()
+
+    assert build("one") == build("two")
+
+
+@pytest.mark.parametrize(
+    "make_entry",
+    [
+        lambda: LayerEntry(PurePosixPath("/a"), kind=EntryKind.FILE),
+        lambda: LayerEntry(PurePosixPath("/a"), kind=EntryKind.SYMLINK),
+        lambda: LayerEntry(PurePosixPath("/a"), link_target="b"),
+    ],
+    ids=["file_without_source", "symlink_without_target", "directory_with_target"],
+)
+def test_inconsistent_entry_is_rejected(make_entry: Callable[[], LayerEntry]) -> None:
+    with pytest.raises(ValueError):
+        make_entry()
