@@ -90,13 +90,19 @@ def destinations_of(settings: Settings, repository: Repository) -> list[Destinat
     return destinations
 
 
-def runtime_of(settings: Settings) -> RuntimeConfig:
-    env = dict(settings.env)
-    env_lines = [f"{key}={value}" for key, value in env.items()]
-    if "PATH" not in env:
-        env_lines.insert(0, DEFAULT_PATH)
-    entrypoint = settings.entrypoint if settings.entrypoint is not None else [settings.install_path]
-    return RuntimeConfig(entrypoint, settings.cmd, env_lines, settings.workdir, settings.user, settings.labels)
+def runtime_of(settings: Settings, adds_binary: bool) -> RuntimeConfig:
+    """The runtime settings; a binary added to the image is its default entrypoint, with a standard PATH."""
+    env_lines = [f"{key}={value}" for key, value in settings.env.items()]
+    return RuntimeConfig(
+        settings.entrypoint,
+        settings.cmd,
+        env_lines,
+        settings.workdir,
+        settings.user,
+        settings.labels,
+        default_entrypoint=[settings.install_path] if adds_binary else None,
+        default_env=[DEFAULT_PATH] if adds_binary else (),
+    )
 
 
 def run(settings: Settings) -> int:
@@ -123,7 +129,7 @@ def run(settings: Settings) -> int:
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
         options = BuildOptions(
-            runtime=runtime_of(settings),
+            runtime=runtime_of(settings, adds_binary=True),
             manifest_format=settings.manifest_format,
             epoch=settings.source_date_epoch,
             compression_level=settings.compression_level,

@@ -96,3 +96,25 @@ class ImageTree:
                 seen.setdefault(blob.digest, blob)
         return list(seen.values())
 
+
+@dataclass(frozen=True)
+class BaseLayer:
+    """A compressed layer of an existing image, with the diff_id its config lists for it."""
+
+    blob: Blob
+    diff_id: Digest
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """An existing image for one platform: a base image to build on, an archive's image or a fan-in child.
+
+    `config` and `manifest` are the bytes as read. When plume changes nothing about the image, it publishes
+    exactly these bytes, so the image keeps its digest.
+    """
+
+    platform: Platform
+    config: bytes
+    layers: tuple[BaseLayer, ...]
+    origin: str  # where the image comes from, for logs and errors, such as `PLUGIN_BASE 'alpine:3.20'`
+    manifest: SerializedManifest | None = None
