@@ -10,16 +10,18 @@ import argparse
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from plugin import __version__
 from plugin.build.image import BuildOptions, build_tree
-from plugin.errors import PlumeError, SettingsError
-from plugin.oci.content import ImageTree
+from plugin.build.layer import LayerEntry
+from plugin.errors import PlumeError, SettingsError, SourceError
+from plugin.oci.content import BaseImage, ImageTree
 from plugin.oci.models import RuntimeConfig
-from plugin.oci.platform import RequestedPlatform
-from plugin.oci.reference import Repository
+from plugin.oci.platform import Platform, RequestedPlatform
+from plugin.oci.reference import ImageReference, Repository
 from plugin.publish import Destination, PublishReport, publish_tree
 from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
@@ -28,8 +30,12 @@ from plugin.publish.registry.destination import RegistryDestination
 from plugin.publish.reuse import layers_everywhere
 from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
-from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
+from plugin.settings import DEFAULT_STATIC_DIR, SCRATCH, Settings, load_settings, variable
+from plugin.sources.archive import LayerWork, archive_images
+from plugin.sources.base import base_images
 from plugin.sources.binaries import artifact_paths, binary_entries
+from plugin.sources.fanin import fan_in_images
+from plugin.sources.registry import RegistrySource
 from plugin.summary import summary_lines
 
 log = logging.getLogger("plugin")
@@ -105,38 +111,115 @@ def runtime_of(settings: Settings, adds_binary: bool) -> RuntimeConfig:
     )
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """Each platform's input: files to pack into a new layer, and an existing image to build on."""
+
+    contents: dict[Platform, list[LayerEntry]]
+    bases: dict[Platform, BaseImage]
+
+
+def inputs_of(settings: Settings, repository: Repository, platforms: Sequence[RequestedPlatform], work: Path) -> Inputs:
+    """Find and check every input before anything is built: binaries, archives, the base image or fan-in children."""
+    if settings.fan_in:
+        setting = variable("fan_in")
+        children = fan_in_images(settings.fan_in, repository, lambda child: fan_in_source(settings, child), setting)
+        if "platforms" in settings.model_fields_set:
+            _check_fan_in_platforms(children, platforms)
+        return Inputs({}, children)
+
+    contents: dict[Platform, list[LayerEntry]] = {}
+    if settings.artifact or settings.artifacts:
+        setting = variable("artifacts" if settings.artifacts else "artifact")
+        explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
+        paths = artifact_paths(platforms, settings.artifact, explicit, Path.cwd())
+        contents = binary_entries(paths, settings.install_path, setting)
+
+    bases: dict[Platform, BaseImage] = {}
+    if settings.archive or settings.archives:
+        setting = variable("archives" if settings.archives else "archive")
+        explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.archives.items()}
+        paths = artifact_paths(platforms, settings.archive, explicit, Path.cwd())
+        bases = archive_images(paths, setting, LayerWork(work, settings.compression_level))
+    elif settings.base != SCRATCH:
+        reference = ImageReference.parse(settings.base).with_default_host()
+        source = base_source(settings, repository, reference.repository)
+        bases = base_images(source, reference, [requested.platform for requested in platforms], variable("base"))
+    return Inputs(contents, bases)
+
+
+def base_source(settings: Settings, repository: Repository, base: Repository) -> RegistrySource:
+    """Make the client that reads the base, with its own login if set, else the destination's login when the
+    base is on the destination's registry.
+
+    Plain HTTP needs PLUGIN_BASE_INSECURE, or PLUGIN_INSECURE for a base on the destination's registry.
+    """
+    on_destination_registry = repository.host is not None and base.same_registry(repository)
+    base_password = settings.base_password.get_secret_value()
+    password = settings.password.get_secret_value()
+    credentials = None
+    credential_settings = f"{variable('base_username')} and {variable('base_password')}"
+    if settings.base_username or base_password:
+        credentials = Credentials(settings.base_username, base_password)
+    elif on_destination_registry and (settings.username or password):
+        credentials = Credentials(settings.username, password)
+        credential_settings = f"{variable('username')} and {variable('password')}"
+
+    insecure = settings.base_insecure or (on_destination_registry and settings.insecure)
+    scheme = "http" if insecure else "https"
+    client = RegistryClient.for_pulling(f"{scheme}://{base.api_host}", base.api_path, credentials)
+    return RegistrySource(client, credential_settings, variable("base_insecure"))
+
+
+def fan_in_source(settings: Settings, child: Repository) -> RegistrySource:
+    """Make the client that reads a fan-in child from the destination registry, with the destination's login."""
+    password = settings.password.get_secret_value()
+    credentials = Credentials(settings.username, password) if settings.username or password else None
+    scheme = "http" if settings.insecure else "https"
+    client = RegistryClient.for_pulling(f"{scheme}://{child.api_host}", child.api_path, credentials)
+    return RegistrySource(client, f"{variable('username')} and {variable('password')}", variable("insecure"))
+
+
+def _check_fan_in_platforms(children: Mapping[Platform, BaseImage], platforms: Sequence[RequestedPlatform]) -> None:
+    requested = {requested.platform for requested in platforms}
+    if requested != set(children):
+        found = ", ".join(str(platform) for platform in sorted(children))
+        written = ", ".join(requested_platform.written for requested_platform in platforms)
+        raise SourceError(
+            f"{variable('fan_in')} gives images for {found}, but {variable('platforms')} lists {written}; "
+            f"fix one of them, or leave {variable('platforms')} unset"
+        )
+
+
 def run(settings: Settings) -> int:
     repository = repository_of(settings)
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
-    explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
     destinations = destinations_of(settings, repository)
     log.info(
         "plume %s: %s for %s -> %s",
         __version__,
         repository.path,
-        ", ".join(str(p.platform) for p in platforms),
+        "the platforms of the fan-in images" if settings.fan_in else ", ".join(str(p.platform) for p in platforms),
         "; ".join(d.label for d in destinations),
     )
-
-    setting = variable("artifacts" if settings.artifacts else "artifact")
-    paths = artifact_paths(platforms, settings.artifact, explicit, Path.cwd())
-    contents = binary_entries(paths, settings.install_path, setting)
-    reusable = {}
     if not settings.dry_run:
         for destination in destinations:
             destination.check()
-        reusable = layers_everywhere(destinations, settings.tags)
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
+        inputs = inputs_of(settings, repository, platforms, Path(work_dir))
+        reusable = {}
+        if inputs.contents and not settings.dry_run:
+            reusable = layers_everywhere(destinations, settings.tags)
         options = BuildOptions(
-            runtime=runtime_of(settings, adds_binary=True),
+            runtime=runtime_of(settings, adds_binary=bool(inputs.contents)),
             manifest_format=settings.manifest_format,
             epoch=settings.source_date_epoch,
             compression_level=settings.compression_level,
             work_dir=Path(work_dir),
             reusable_layers=reusable,
         )
-        tree = build_tree(contents, settings.tags, options)
+        tree = build_tree(inputs.contents, settings.tags, options, inputs.bases)
         if settings.dry_run:
             log.info("dry run: nothing uploaded")
             reports: list[PublishReport] = []
