@@ -1,4 +1,4 @@
-"""The entrypoint: read the settings, set up logging, run the job, and map errors to exit codes.
+"""The entrypoint: parse the command line, set up logging, run the job, and map errors to exit codes.
 
 Exit status: 0 when every destination has the image, 1 when building or publishing failed, 2 when a
 setting is invalid.
@@ -9,49 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from plugin import __version__
-from plugin.build.image import BuildOptions, build_tree, rfc3339
-from plugin.build.layer import LayerEntry
 from plugin.errors import PlumeError, SettingsError
-from plugin.labels import index_annotations, standard_labels
-from plugin.oci.content import ImageTree
-from plugin.oci.mediatypes import ManifestFormat
-from plugin.oci.models import RuntimeConfig
-from plugin.oci.platform import Platform, RequestedPlatform
-from plugin.oci.reference import Repository
-from plugin.publish import Destination, PublishReport, publish_tree
-from plugin.publish.directory import DirectoryStore
-from plugin.publish.registry.auth import Credentials
-from plugin.publish.registry.client import RegistryClient
-from plugin.publish.registry.destination import RegistryDestination
-from plugin.publish.reuse import layers_everywhere
-from plugin.publish.s3 import S3Store
-from plugin.publish.static import StaticRegistry
-from plugin.settings import (
-    DEFAULT_STATIC_DIR,
-    CiMetadata,
-    Settings,
-    image_tags,
-    load_ci_metadata,
-    load_settings,
-    variable,
-)
-from plugin.sources.binaries import artifact_paths, binary_entries
-from plugin.sources.build_command import run_build_command
-from plugin.sources.elf import check_binaries
-from plugin.sources.files import file_entries
-from plugin.sources.merge import EntriesBySetting, merge_entries
-from plugin.summary import summary_lines
-
-log = logging.getLogger("plugin")
 
 EXIT_FAILED = 1
 EXIT_BAD_SETTING = 2
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class _LevelPrefixFormatter(logging.Formatter):
@@ -74,146 +39,6 @@ def setup_logging(debug: bool) -> None:
     logging.getLogger("urllib3").setLevel(logging.INFO if debug else logging.WARNING)
 
 
-def repository_of(settings: Settings) -> Repository:
-    repository = Repository.parse(settings.repo)
-    if repository.host is None and settings.registry:
-        repository = repository.on_host(settings.registry)
-    return repository
-
-
-def destinations_of(settings: Settings, repository: Repository) -> list[Destination]:
-    destinations: list[Destination] = []
-    if repository.host is not None:
-        scheme = "http" if settings.insecure else "https"
-        password = settings.password.get_secret_value()
-        credentials = Credentials(settings.username, password) if settings.username or password else None
-        client = RegistryClient(f"{scheme}://{repository.api_host}", repository.api_path, credentials)
-        destinations.append(RegistryDestination(client, str(repository)))
-    if settings.s3_endpoint:
-        store = S3Store(
-            settings.s3_endpoint,
-            settings.s3_bucket,
-            settings.s3_region,
-            settings.s3_access_key,
-            settings.s3_secret_key.get_secret_value(),
-            prefix=settings.s3_prefix,
-        )
-        destinations.append(StaticRegistry(store, repository.path, settings.s3_public_url))
-    if settings.static_dir or not destinations:
-        root = Path(settings.static_dir or DEFAULT_STATIC_DIR)
-        destinations.append(StaticRegistry(DirectoryStore(root), repository.path))
-    return destinations
-
-
-def has_binary(settings: Settings) -> bool:
-    return bool(settings.artifact or settings.artifacts)
-
-
-def labels_of(settings: Settings, ci: CiMetadata) -> dict[str, str]:
-    """Merge the standard labels from CI metadata (unless switched off) with the user's, which win."""
-    if not settings.auto_labels:
-        return dict(settings.labels)
-    created = rfc3339(settings.source_date_epoch) if "source_date_epoch" in settings.model_fields_set else ""
-    automatic = standard_labels(ci.repository_url, ci.clone_url, ci.commit_sha, ci.commit_tag, created)
-    return {**automatic, **settings.labels}
-
-
-def runtime_of(settings: Settings, labels: Mapping[str, str]) -> RuntimeConfig:
-    env = dict(settings.env)
-    env_lines = [f"{key}={value}" for key, value in env.items()]
-    if "PATH" not in env:
-        env_lines.insert(0, DEFAULT_PATH)
-    entrypoint = settings.entrypoint
-    if entrypoint is None and has_binary(settings):
-        entrypoint = [settings.install_path]
-    return RuntimeConfig(entrypoint, settings.cmd, env_lines, settings.workdir, settings.user, labels)
-
-
-def contents_of(
-    settings: Settings, platforms: Sequence[RequestedPlatform], base_dir: Path
-) -> dict[Platform, list[LayerEntry]]:
-    """Collect each platform's entries from the binary and `files` settings, then merge and check them."""
-    groups: list[EntriesBySetting] = []
-    if has_binary(settings):
-        setting = variable("artifacts" if settings.artifacts else "artifact")
-        explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
-        paths = artifact_paths(platforms, settings.artifact, explicit, base_dir)
-        groups.append((setting, binary_entries(paths, settings.install_path, setting)))
-    if settings.files:
-        setting = variable("files")
-        groups.append((setting, file_entries(platforms, settings.files, base_dir, setting)))
-
-    contents = merge_entries(groups)
-    if settings.check_binaries:
-        check_binaries(contents, variable("check_binaries"))
-    return contents
-
-
-def run(settings: Settings, ci: CiMetadata) -> int:
-    repository = repository_of(settings)
-    platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
-    tags = image_tags(settings, ci)
-    labels = labels_of(settings, ci)
-    destinations = destinations_of(settings, repository)
-    log.info(
-        "plume %s: %s for %s -> %s",
-        __version__,
-        repository.path,
-        ", ".join(str(p.platform) for p in platforms),
-        "; ".join(d.label for d in destinations),
-    )
-    if settings.auto_tag:
-        source = f"{ci.commit_tag_variable}={ci.commit_tag}" if ci.commit_tag else "no commit tag"
-        log.info("auto_tag: %s gives the tags %s", source, ", ".join(tags))
-
-    # Destinations are checked first, so that wrong credentials fail the step before a long build command.
-    if not settings.dry_run:
-        for destination in destinations:
-            destination.check()
-    if settings.build_command:
-        platform_values = [requested.platform for requested in platforms]
-        run_build_command(
-            settings.build_command, platform_values, Path.cwd(), settings.build_parallel, variable("build_command")
-        )
-    contents = contents_of(settings, platforms, Path.cwd())
-    reusable = {} if settings.dry_run else layers_everywhere(destinations, tags)
-
-    with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
-        options = BuildOptions(
-            runtime=runtime_of(settings, labels),
-            manifest_format=settings.manifest_format,
-            epoch=settings.source_date_epoch,
-            compression_level=settings.compression_level,
-            work_dir=Path(work_dir),
-            reusable_layers=reusable,
-            # A Docker manifest list has no annotations field, so the labels stay in the configs.
-            index_annotations=index_annotations(labels) if settings.manifest_format is ManifestFormat.OCI else None,
-        )
-        tree = build_tree(contents, tags, options)
-        if settings.dry_run:
-            log.info("dry run: nothing uploaded")
-            reports: list[PublishReport] = []
-            failures: list[str] = []
-        else:
-            reports, failures = _publish(destinations, tree)
-    for line in summary_lines(tree, reports, failures):
-        log.info("%s", line)
-    return EXIT_FAILED if failures else 0
-
-
-def _publish(destinations: Sequence[Destination], tree: ImageTree) -> tuple[list[PublishReport], list[str]]:
-    """Publish to every destination; one failing does not stop the others, but fails the step."""
-    reports: list[PublishReport] = []
-    failures: list[str] = []
-    for destination in destinations:
-        try:
-            reports.append(publish_tree(destination, tree))
-        except PlumeError as exc:
-            log.error("%s: %s", destination.label, exc)
-            failures.append(f"{destination.label}: {exc}")
-    return reports, failures
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plume", description="Build and publish a multi-platform image.")
     parser.add_argument("--version", action="version", version=f"plume {__version__}")
@@ -223,19 +48,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8080)
     arguments = parser.parse_args(argv)
+    setup_logging(debug=False)
 
     if arguments.command == "serve":
         from plugin.serve import serve
 
-        setup_logging(debug=False)
         serve(arguments.directory, arguments.host, arguments.port)
         return 0
 
-    setup_logging(debug=False)
+    # Imported here so that `--version` and `serve` start without pydantic and requests.
+    from plugin.job import run
+    from plugin.settings import load_ci_metadata, load_settings
+
     try:
         settings = load_settings()
         setup_logging(settings.debug)
-        return run(settings, load_ci_metadata())
+        return EXIT_FAILED if run(settings, load_ci_metadata()) else 0
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTING

@@ -25,7 +25,7 @@ from plugin.build.layer import DEFAULT_COMPRESSION_LEVEL
 from plugin.errors import SettingsError
 from plugin.oci.mediatypes import ManifestFormat
 from plugin.oci.platform import PlatformError, RequestedPlatform
-from plugin.oci.reference import ReferenceError, Repository, check_tag
+from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag
 
 ENV_PREFIX = "PLUGIN_"
 TEMPLATE_FIELDS = ("os", "arch", "variant", "platform")
@@ -34,6 +34,10 @@ DEFAULT_S3_REGION = "garage"  # Garage's default region name; it rejects signatu
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]*$")
+
+SCRATCH = "scratch"  # the empty base, as in a Containerfile's `FROM scratch`
+# Settings that each give every platform's content; fan_in may not be combined with any of them.
+CONTENT_FIELDS = ("artifact", "artifacts", "files", "archive", "archives")
 
 StringList = Annotated[list[str], NoDecode]
 StringMap = Annotated[dict[str, str], NoDecode]
@@ -159,8 +163,28 @@ class Settings(BaseSettings):
     build_command: str = Field("", description="a shell command run once per platform before packing")
     build_parallel: bool = Field(False, description="`true` to run the build command for every platform at once")
     check_binaries: bool = Field(True, description="`false` to publish ELF files built for another platform")
+    archive: str = Field(
+        "",
+        description="path of each platform's image archive or OCI layout directory, with the `artifact` placeholders",
+    )
+    archives: StringMap = Field(
+        default_factory=dict, description="a JSON object from each platform to its image archive's path"
+    )
+    base: str = Field(
+        SCRATCH, description="image to build on, `[HOST[:PORT]/]NAME[:TAG][@DIGEST]` (Docker Hub without a host)"
+    )
+    base_username: str = Field("", description="user name for the base image's registry")
+    base_password: SecretStr = Field(
+        SecretStr(""), description="password or access token for the base image's registry (a secret)"
+    )
+    base_insecure: bool = Field(False, description="`true` to read the base image over plain HTTP")
+    fan_in: StringList = Field(
+        [], description="images on the destination registry to list in one index, by tag or digest, instead of building"
+    )
     install_path: str = Field("/app", description="absolute path of the binary in the image")
-    entrypoint: StringList | None = Field(None, description="the image's entrypoint; default: the binary")
+    entrypoint: StringList | None = Field(
+        None, description="the image's entrypoint; default: the binary, unless the base image runs a command"
+    )
     cmd: StringList | None = Field(None, description="the image's default arguments")
     env: StringMap = Field(default_factory=dict, description="environment of the image, a JSON object or KEY=VALUE")
     workdir: str = Field("", description="working directory of the container, an absolute path")
@@ -256,15 +280,32 @@ class Settings(BaseSettings):
     def _command_list(cls, raw: Any, info: Any) -> list[str] | None:
         return None if raw is None else split_list(info.field_name, raw)
 
-    @field_validator("env", "labels", "artifacts", "files", mode="before")
+    @field_validator("env", "labels", "artifacts", "archives", "files", mode="before")
     @classmethod
     def _string_map(cls, raw: Any, info: Any) -> dict[str, str]:
         return split_map(info.field_name, raw)
 
-    @field_validator("artifact")
+    @field_validator("fan_in", mode="before")
     @classmethod
-    def _artifact_template(cls, value: str) -> str:
-        return check_template("artifact", value)
+    def _fan_in_list(cls, raw: Any) -> list[str]:
+        return split_list("fan_in", raw)
+
+    @field_validator("artifact", "archive")
+    @classmethod
+    def _path_template(cls, value: str, info: Any) -> str:
+        return check_template(info.field_name, value)
+
+    @field_validator("base")
+    @classmethod
+    def _base_reference(cls, value: str) -> str:
+        value = value.strip()
+        if not value or value == SCRATCH:
+            return SCRATCH
+        try:
+            ImageReference.parse(value)
+        except ReferenceError as exc:
+            raise SettingsError(variable("base"), value, f"{exc}; or use {SCRATCH} for an empty base") from exc
+        return value
 
     @field_validator("files")
     @classmethod
@@ -319,25 +360,66 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _artifacts_cover_platforms(self) -> Settings:
-        if self.artifact and self.artifacts:
-            raise SettingsError(variable("artifacts"), None, "set PLUGIN_ARTIFACT or PLUGIN_ARTIFACTS, not both")
-        if not self.artifact and not self.artifacts and not self.files:
+    def _one_kind_of_content(self) -> Settings:
+        for first, second in (("artifact", "artifacts"), ("archive", "archives")):
+            if getattr(self, first) and getattr(self, second):
+                raise SettingsError(variable(second), None, f"set {variable(first)} or {variable(second)}, not both")
+        if self.base != SCRATCH and (self.archive or self.archives):
+            raise SettingsError(variable("base"), self.base, "an image archive is already the base: drop one of them")
+        if self.fan_in:
+            return self._fan_in_alone()
+        if not any(getattr(self, field) for field in CONTENT_FIELDS):
             raise SettingsError(
                 variable("artifact"),
                 None,
-                "required unless PLUGIN_FILES is set: a path template such as dist/app-{os}-{arch}{variant}",
+                "required: a path template such as dist/app-{os}-{arch}{variant}, or set PLUGIN_FILES, "
+                "PLUGIN_ARCHIVE or PLUGIN_FAN_IN",
             )
-        if self.artifacts:
-            written = {str(RequestedPlatform.parse(p).platform): p for p in self.platforms}
-            given = {str(RequestedPlatform.parse(p).platform) for p in self.artifacts}
-            missing = [written[p] for p in written if p not in given]
-            if missing:
-                raise SettingsError(variable("artifacts"), None, f"no path given for {', '.join(missing)}")
+        for field in ("artifacts", "archives"):
+            self._map_covers_platforms(field)
+        return self
+
+    def _map_covers_platforms(self, field: str) -> None:
+        paths: dict[str, str] = getattr(self, field)
+        if not paths:
+            return
+        written = {str(RequestedPlatform.parse(p).platform): p for p in self.platforms}
+        given = set()
+        for key in paths:
+            try:
+                given.add(str(RequestedPlatform.parse(key).platform))
+            except PlatformError as exc:
+                raise SettingsError(variable(field), key, str(exc)) from exc
+        missing = [written[p] for p in written if p not in given]
+        if missing:
+            raise SettingsError(variable(field), None, f"no path given for {', '.join(missing)}")
+
+    def _fan_in_alone(self) -> Settings:
+        combined = [variable(field) for field in CONTENT_FIELDS if getattr(self, field)]
+        if self.base != SCRATCH:
+            combined.append(variable("base"))
+        if combined:
+            raise SettingsError(
+                variable("fan_in"), None, f"builds nothing, so it cannot be combined with {', '.join(combined)}"
+            )
+        repository = Repository.parse(self.repo)
+        if repository.host is None and self.registry:
+            repository = repository.on_host(self.registry)
+        if repository.host is None:
+            raise SettingsError(
+                variable("fan_in"), None, "reads images from a registry: name one in PLUGIN_REPO or PLUGIN_REGISTRY"
+            )
+        for item in self.fan_in:
+            try:
+                ImageReference.in_repository(item, repository)
+            except ReferenceError as exc:
+                raise SettingsError(
+                    variable("fan_in"), item, f"{exc}; write a tag, a digest, or NAME:TAG or NAME@DIGEST"
+                ) from exc
         return self
 
 
-SECRET_FIELDS = frozenset({"password", "s3_secret_key"})
+SECRET_FIELDS = frozenset({"password", "s3_secret_key", "base_password"})
 TYPE_HINTS = {"bool_parsing": "use true or false", "int_parsing": "use a whole number"}
 
 

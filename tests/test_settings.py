@@ -211,3 +211,62 @@ def test_auto_tag_rejects_tag_that_is_not_semver(monkeypatch: pytest.MonkeyPatch
 def test_auto_tag_off_ignores_commit_tag(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_from(monkeypatch, PLUGIN_TAGS="main")
     assert image_tags(settings, load_ci_metadata({"CI_COMMIT_TAG": "v9.9.9"})) == ["main"]
+
+
+def test_base_defaults_to_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_from(monkeypatch).base == "scratch"
+    assert settings_from(monkeypatch, PLUGIN_BASE="").base == "scratch"
+
+
+def test_archive_replaces_the_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_ARTIFACT="", PLUGIN_ARCHIVE="dist/image-{os}-{arch}.tar")
+    assert settings.archive == "dist/image-{os}-{arch}.tar"
+
+
+def test_fan_in_accepts_tags_digests_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = "sha256:" + "a" * 64
+    settings = settings_from(
+        monkeypatch,
+        PLUGIN_REPO="registry.example.org/app",
+        PLUGIN_ARTIFACT="",
+        PLUGIN_FAN_IN=f'["amd64", "{digest}", "app-arm64@{digest}"]',
+    )
+    assert settings.fan_in == ["amd64", digest, f"app-arm64@{digest}"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"PLUGIN_BASE": "Alpine:3"}, "PLUGIN_BASE 'Alpine:3': a repository is"),
+        ({"PLUGIN_BASE": "alpine@sha256:12"}, "PLUGIN_BASE 'alpine@sha256:12': 'sha256:12' is not a digest"),
+        ({"PLUGIN_ARCHIVE": "dist/{name}.tar"}, "PLUGIN_ARCHIVE 'dist/{name}.tar': unknown placeholder"),
+        ({"PLUGIN_ARCHIVE": "a.tar", "PLUGIN_ARCHIVES": '{"linux/amd64": "a.tar"}'}, "PLUGIN_ARCHIVES: set"),
+        ({"PLUGIN_ARCHIVE": "a.tar", "PLUGIN_BASE": "alpine"}, "PLUGIN_BASE 'alpine': an image archive"),
+        (
+            {"PLUGIN_ARTIFACT": "", "PLUGIN_ARCHIVES": '{"linux/amd64": "a.tar"}'},
+            "PLUGIN_ARCHIVES: no path given for linux/arm64",
+        ),
+        (
+            {"PLUGIN_ARTIFACT": "", "PLUGIN_ARCHIVES": '{"linux/amd64": "a.tar", "linux/sparc": "b.tar"}'},
+            "PLUGIN_ARCHIVES 'linux/sparc': architecture 'sparc'",
+        ),
+        ({"PLUGIN_FAN_IN": "amd64"}, "PLUGIN_FAN_IN: builds nothing, so it cannot be combined with PLUGIN_ARTIFACT"),
+        ({"PLUGIN_ARTIFACT": "", "PLUGIN_FAN_IN": "amd64"}, "PLUGIN_FAN_IN: reads images from a registry"),
+        (
+            {"PLUGIN_ARTIFACT": "", "PLUGIN_REGISTRY": "registry.example.org", "PLUGIN_FAN_IN": "other.org/app:1"},
+            "PLUGIN_FAN_IN 'other.org/app:1': 'other.org/app:1' is on another registry",
+        ),
+        ({"PLUGIN_BASE_INSECURE": "sometimes"}, "PLUGIN_BASE_INSECURE 'sometimes': use true or false"),
+    ],
+)
+def test_invalid_input_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], expected: str
+) -> None:
+    message = error_from(monkeypatch, **values)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_base_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_BASE_PASSWORD="base-s3cr3t")
+    assert "base-s3cr3t" not in repr(settings)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from zlib_ng import zlib_ng
 
@@ -24,6 +24,8 @@ GZIP_WINDOW = 31  # zlib's window bits for a gzip wrapper with no file name and 
 DIRECTORY_MODE = 0o755
 SYMLINK_MODE = 0o777  # the mode `ln -s` gives; Linux ignores a symlink's own mode
 TAR_COPY_BUFFER = 1 << 20
+# zlib-ng's stub declares `error` as an instance, but at run time it is the exception class.
+GZIP_ERROR = cast("type[Exception]", zlib_ng.error)
 
 
 class EntryKind(Enum):
@@ -206,3 +208,55 @@ def write_layer(entries: Iterable[LayerEntry], out_path: Path, mtime: int, level
         size=writer.compressed_size,
         diff_id=Digest(writer.uncompressed_sha256.hexdigest()),
     )
+
+
+def compress_layer(tar_stream: BinaryIO, out_path: Path, level: int) -> LayerFile:
+    """Gzip an existing uncompressed layer tar, as image archives hold them, into `out_path`.
+
+    The tar's sha256 becomes the diff_id, computed in the same pass as the compression.
+    """
+    with out_path.open("wb") as out:
+        writer = _HashingGzipWriter(out, level)
+        while chunk := tar_stream.read(TAR_COPY_BUFFER):
+            writer.write(chunk)
+        writer.finish()
+    return LayerFile(
+        path=out_path,
+        digest=Digest(writer.compressed_sha256.hexdigest()),
+        size=writer.compressed_size,
+        diff_id=Digest(writer.uncompressed_sha256.hexdigest()),
+    )
+
+
+@dataclass(frozen=True)
+class GzipLayerHashes:
+    """The digest and size of a gzip layer's bytes, and the diff_id of the tar inside."""
+
+    digest: Digest
+    size: int
+    diff_id: Digest
+
+
+def hash_gzip_layer(stream: BinaryIO) -> GzipLayerHashes:
+    """Hash a gzip layer and the tar it decompresses to, in one pass. Raises ValueError if it is not gzip.
+
+    A layer may hold several gzip members one after the other, as parallel compressors write them.
+    """
+    compressed = hashlib.sha256()
+    uncompressed = hashlib.sha256()
+    size = 0
+    decompressor = zlib_ng.decompressobj(GZIP_WINDOW)
+    try:
+        while chunk := stream.read(TAR_COPY_BUFFER):
+            compressed.update(chunk)
+            size += len(chunk)
+            while chunk:
+                uncompressed.update(decompressor.decompress(chunk))
+                chunk = decompressor.unused_data
+                if chunk:
+                    decompressor = zlib_ng.decompressobj(GZIP_WINDOW)
+    except GZIP_ERROR as exc:
+        raise ValueError(f"not valid gzip data ({exc})") from exc
+    if not decompressor.eof:
+        raise ValueError("the gzip data ends early")
+    return GzipLayerHashes(Digest(compressed.hexdigest()), size, Digest(uncompressed.hexdigest()))

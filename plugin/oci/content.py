@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -17,14 +17,17 @@ READ_CHUNK = 1 << 20  # 1 MiB: large enough for fast copies, small enough to kee
 
 @dataclass(frozen=True)
 class Blob:
-    """A layer or config blob: its descriptor, and where its bytes are (a file, or memory for small ones).
+    """A layer or config blob: its descriptor, and where its bytes are.
 
-    A blob with neither is one every destination already has, referenced without its bytes.
+    The bytes are in a file, in memory for small blobs, or behind `opener`, which returns a fresh stream on
+    each call (a streaming GET from another registry, a member of an image archive). A blob with none of the
+    three is one every destination already has, referenced without its bytes.
     """
 
     descriptor: Descriptor
     path: Path | None = None
     data: bytes | None = None
+    opener: Callable[[], BinaryIO] | None = None
 
     @property
     def digest(self) -> Digest:
@@ -38,6 +41,8 @@ class Blob:
         """A binary stream of the blob's bytes; requests sends an open file in blocks with its length known."""
         if self.data is not None:
             return io.BytesIO(self.data)
+        if self.opener is not None:
+            return self.opener()
         if self.path is None:
             raise FileNotFoundError(f"blob {self.digest} is only referenced: its bytes are not on this machine")
         return self.path.open("rb")
@@ -90,3 +95,26 @@ class ImageTree:
             for blob in image.blobs:
                 seen.setdefault(blob.digest, blob)
         return list(seen.values())
+
+
+@dataclass(frozen=True)
+class BaseLayer:
+    """A compressed layer of an existing image, with the diff_id its config lists for it."""
+
+    blob: Blob
+    diff_id: Digest
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """An existing image for one platform: a base image to build on, an archive's image or a fan-in child.
+
+    `config` and `manifest` are the bytes as read. When plume changes nothing about the image, it publishes
+    exactly these bytes, so the image keeps its digest.
+    """
+
+    platform: Platform
+    config: bytes
+    layers: tuple[BaseLayer, ...]
+    origin: str  # where the image comes from, for logs and errors, such as `PLUGIN_BASE 'alpine:3.20'`
+    manifest: SerializedManifest | None = None

@@ -53,47 +53,21 @@ class SerializedManifest:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    """What the container runs: the `config` object of an image config."""
+    """What the container runs, as the step's settings give it; None or empty means "not set".
+
+    A base image's own values stay where a field is not set. The two defaults apply only where neither the
+    settings nor the base give a value. `default_entrypoint` applies when no entrypoint is set and the base
+    has neither an entrypoint nor a cmd. Each `default_env` variable applies when no variable of its name exists.
+    """
 
     entrypoint: Sequence[str] | None = None
     cmd: Sequence[str] | None = None
-    env: Sequence[str] = ()
+    env: Sequence[str] = ()  # KEY=VALUE items
     working_dir: str = ""
     user: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if self.entrypoint is not None:
-            fields["Entrypoint"] = list(self.entrypoint)
-        if self.cmd is not None:
-            fields["Cmd"] = list(self.cmd)
-        if self.env:
-            fields["Env"] = list(self.env)
-        if self.working_dir:
-            fields["WorkingDir"] = self.working_dir
-        if self.user:
-            fields["User"] = self.user
-        if self.labels:
-            fields["Labels"] = dict(self.labels)
-        return fields
-
-
-def image_config(
-    platform: Platform, runtime: RuntimeConfig, diff_ids: Sequence[Digest], created: str
-) -> bytes:
-    """The image config JSON; os, architecture and variant come from the same value as the index entry."""
-    config: dict[str, Any] = {
-        "created": created,
-        "architecture": platform.architecture,
-        "os": platform.os,
-        "config": runtime.as_json(),
-        "rootfs": {"type": "layers", "diff_ids": [str(d) for d in diff_ids]},
-        "history": [{"created": created, "created_by": "plume"} for _ in diff_ids],
-    }
-    if platform.variant:
-        config["variant"] = platform.variant
-    return canonical_json(config)
+    default_entrypoint: Sequence[str] | None = None
+    default_env: Sequence[str] = ()
 
 
 def image_manifest(types: MediaTypes, config: Descriptor, layers: Sequence[Descriptor]) -> SerializedManifest:

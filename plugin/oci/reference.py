@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from plugin.oci.digest import Digest
+
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 HOST_PATTERN = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?$")
@@ -17,6 +19,8 @@ NAME_RULE = (
 )
 
 DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+DEFAULT_IMAGE_HOST = "docker.io"  # where an image written without a host lives, as Docker and skopeo assume
+DEFAULT_TAG = "latest"
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
@@ -79,3 +83,72 @@ class Repository:
 
     def __str__(self) -> str:
         return f"{self.host}/{self.path}" if self.host else self.path
+
+    def same_registry(self, other: Repository) -> bool:
+        """Tell whether both repositories live on one registry; every name of Docker Hub counts as one."""
+        if self.host is None or other.host is None:
+            return False
+        return self.api_host.lower() == other.api_host.lower()
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """An image in a repository, named by a tag or a digest: `[HOST[:PORT]/]PATH[:TAG][@DIGEST]`."""
+
+    repository: Repository
+    tag: str = ""
+    digest: Digest | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ImageReference:
+        name, at, digest_text = text.strip().partition("@")
+        digest = _parse_digest(digest_text) if at else None
+        tag = ""
+        last_component = name.rsplit("/", 1)[-1]
+        if ":" in last_component:
+            name, _, tag = name.rpartition(":")
+            check_tag(tag)
+        return cls(Repository.parse(name), tag, digest)
+
+    @classmethod
+    def in_repository(cls, text: str, repository: Repository) -> ImageReference:
+        """Parse an image of `repository`'s registry: a bare tag or digest names an image of `repository`
+        itself, and a reference written without a host lives on `repository`'s host.
+        """
+        text = text.strip()
+        if text.startswith(("sha256:", "@")):
+            return cls(repository, digest=_parse_digest(text.removeprefix("@")))
+        if not any(separator in text for separator in "/:@"):
+            return cls(repository, tag=check_tag(text))
+        parsed = cls.parse(text)
+        if parsed.repository.host is None:
+            assert repository.host is not None, "a repository without a host has no registry"
+            return cls(parsed.repository.on_host(repository.host), parsed.tag, parsed.digest)
+        if not parsed.repository.same_registry(repository):
+            raise ReferenceError(f"{text!r} is on another registry than {repository}")
+        return parsed
+
+    def with_default_host(self) -> ImageReference:
+        """Return the same image, on Docker Hub when no host was written."""
+        if self.repository.host is not None:
+            return self
+        return ImageReference(self.repository.on_host(DEFAULT_IMAGE_HOST), self.tag, self.digest)
+
+    @property
+    def reference(self) -> str:
+        """What goes after `/manifests/` in the registry API: the digest when given, else the tag."""
+        if self.digest is not None:
+            return str(self.digest)
+        return self.tag or DEFAULT_TAG
+
+    def __str__(self) -> str:
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{self.repository}{tag}{digest}"
+
+
+def _parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except ValueError as exc:
+        raise ReferenceError(f"{text!r} is not a digest: write sha256: and 64 lower-case hex digits") from exc

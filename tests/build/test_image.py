@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -10,10 +11,12 @@ import pytest
 
 from plugin.build.image import BuildOptions, build_tree
 from plugin.build.layer import LayerEntry
+from plugin.errors import SourceError
 from plugin.oci import mediatypes
-from plugin.oci.content import ImageTree
+from plugin.oci.content import BaseImage, BaseLayer, Blob, ImageTree
+from plugin.oci.digest import Digest
 from plugin.oci.mediatypes import ManifestFormat
-from plugin.oci.models import RuntimeConfig
+from plugin.oci.models import Descriptor, RuntimeConfig, canonical_json, image_manifest
 from plugin.oci.platform import Platform
 
 PLATFORMS = ["linux/arm64", "linux/amd64", "linux/arm/v7", "linux/386"]
@@ -88,3 +91,88 @@ def test_manifest_digest_is_of_the_exact_bytes_sent(tmp_path: Path) -> None:
     assert image.manifest.digest.hex == hashlib.sha256(image.manifest.body).hexdigest()
     entry = json.loads(tree.index.body)["manifests"][0]
     assert entry["size"] == len(image.manifest.body)
+
+
+def base_image(platform: Platform, layer_type: str = mediatypes.OCI_LAYER_GZIP) -> BaseImage:
+    """A one-layer image as a base image or an archive gives it, with its manifest in the OCI family."""
+    layer_bytes = gzip.compress(f"layer of {platform}".encode(), mtime=0)
+    diff_id = Digest.of_bytes(gzip.decompress(layer_bytes))
+    layer = Blob(Descriptor(layer_type, Digest.of_bytes(layer_bytes), len(layer_bytes)), data=layer_bytes)
+    config = canonical_json(
+        {
+            "architecture": platform.architecture,
+            "os": platform.os,
+            **({"variant": platform.variant} if platform.variant else {}),
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [str(diff_id)]},
+        }
+    )
+    config_descriptor = Descriptor(mediatypes.OCI_CONFIG, Digest.of_bytes(config), len(config))
+    manifest = image_manifest(ManifestFormat.OCI.media_types, config_descriptor, [layer.descriptor])
+    return BaseImage(platform, config, (BaseLayer(layer, diff_id),), "test base", manifest)
+
+
+def build_on(
+    tmp_path: Path,
+    bases: dict[Platform, BaseImage],
+    with_binary: bool,
+    manifest_format: ManifestFormat = ManifestFormat.OCI,
+) -> ImageTree:
+    contents = {}
+    if with_binary:
+        binary = tmp_path / "app"
+        binary.write_bytes(b"binary")
+        contents = {platform: [LayerEntry.file("/app", binary, mode=0o755)] for platform in bases}
+    runtime = RuntimeConfig(default_entrypoint=["/app"] if with_binary else None)
+    options = BuildOptions(runtime, manifest_format, epoch=0, compression_level=6, work_dir=tmp_path)
+    return build_tree(contents, ["latest"], options, bases)
+
+
+def test_unchanged_base_keeps_its_bytes(tmp_path: Path) -> None:
+    platform = Platform.parse("linux/arm64")
+    base = base_image(platform)
+
+    tree = build_on(tmp_path, {platform: base}, with_binary=False)
+
+    (image,) = tree.images
+    assert base.manifest is not None
+    assert image.manifest.body == base.manifest.body
+    assert image.config.data == base.config
+
+
+def test_binary_layer_on_top_of_base(tmp_path: Path) -> None:
+    platform = Platform.parse("linux/amd64")
+    base = base_image(platform)
+
+    tree = build_on(tmp_path, {platform: base}, with_binary=True)
+
+    (image,) = tree.images
+    manifest = json.loads(image.manifest.body)
+    config = json.loads(image.config.data or b"")
+    assert manifest["layers"][0]["digest"] == str(base.layers[0].blob.digest)
+    assert len(manifest["layers"]) == 2
+    assert config["rootfs"]["diff_ids"][0] == str(base.layers[0].diff_id)
+    assert config["config"]["Cmd"] == ["/bin/sh"], "the base's cmd is kept"
+    assert "Entrypoint" not in config["config"], "the binary is not the entrypoint of a base that runs a command"
+
+
+def test_docker_format_relabels_base_gzip_layers(tmp_path: Path) -> None:
+    platform = Platform.parse("linux/amd64")
+    base = base_image(platform)
+
+    tree = build_on(tmp_path, {platform: base}, with_binary=False, manifest_format=ManifestFormat.DOCKER)
+
+    (image,) = tree.images
+    manifest = json.loads(image.manifest.body)
+    assert manifest["mediaType"] == mediatypes.DOCKER_MANIFEST
+    assert manifest["layers"][0]["mediaType"] == mediatypes.DOCKER_LAYER_GZIP
+    assert manifest["layers"][0]["digest"] == str(base.layers[0].blob.digest)
+    assert image.config.data == base.config, "the config bytes do not depend on the manifest family"
+
+
+def test_docker_format_rejects_zstd_layer(tmp_path: Path) -> None:
+    platform = Platform.parse("linux/amd64")
+    base = base_image(platform, mediatypes.OCI_LAYER_ZSTD)
+
+    with pytest.raises(SourceError, match="PLUGIN_MANIFEST_FORMAT=oci"):
+        build_on(tmp_path, {platform: base}, with_binary=False, manifest_format=ManifestFormat.DOCKER)

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from plugin.build.layer import EntryKind, LayerEntry, write_layer
+from plugin.build.layer import EntryKind, LayerEntry, compress_layer, hash_gzip_layer, write_layer
 
 EPOCH = 1_700_000_000
 
@@ -173,3 +173,42 @@ def test_links_keep_the_layer_reproducible(tmp_path: Path) -> None:
 def test_inconsistent_entry_is_rejected(make_entry: Callable[[], LayerEntry]) -> None:
     with pytest.raises(ValueError):
         make_entry()
+
+
+def test_compress_layer_keeps_diff_id(tmp_path: Path) -> None:
+    tar_bytes = make_tar({"etc/hostname": b"box\n"})
+
+    layer = compress_layer(io.BytesIO(tar_bytes), tmp_path / "layer.tar.gz", 6)
+
+    compressed = layer.path.read_bytes()
+    assert gzip.decompress(compressed) == tar_bytes
+    assert layer.diff_id.hex == hashlib.sha256(tar_bytes).hexdigest()
+    assert layer.digest.hex == hashlib.sha256(compressed).hexdigest()
+    assert layer.size == len(compressed)
+
+
+def test_hash_gzip_layer_reads_several_members() -> None:
+    tar_bytes = make_tar({"a": b"1" * 5000, "b": b"2" * 5000})
+    compressed = gzip.compress(tar_bytes[:3000]) + gzip.compress(tar_bytes[3000:])
+
+    hashes = hash_gzip_layer(io.BytesIO(compressed))
+
+    assert hashes.diff_id.hex == hashlib.sha256(tar_bytes).hexdigest()
+    assert hashes.digest.hex == hashlib.sha256(compressed).hexdigest()
+    assert hashes.size == len(compressed)
+
+
+@pytest.mark.parametrize("data", [b"plain tar bytes", gzip.compress(b"x" * 1000)[:-12]], ids=["not_gzip", "cut_short"])
+def test_hash_gzip_layer_rejects_broken_gzip(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        hash_gzip_layer(io.BytesIO(data))
+
+
+def make_tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()

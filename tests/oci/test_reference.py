@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.oci.reference import ReferenceError, Repository, check_tag
+from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,73 @@ def test_check_tag_accepts_valid_tags(tag: str) -> None:
 def test_check_tag_rejects_invalid_tags(tag: str) -> None:
     with pytest.raises(ReferenceError, match="1 to 128"):
         check_tag(tag)
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "path", "tag", "digest"),
+    [
+        ("alpine", None, "alpine", "", None),
+        ("alpine:3.20", None, "alpine", "3.20", None),
+        ("127.0.0.1:5000/team/base", "127.0.0.1:5000", "team/base", "", None),
+        ("127.0.0.1:5000/team/base:1.0", "127.0.0.1:5000", "team/base", "1.0", None),
+        (f"registry.example.org/base@{DIGEST}", "registry.example.org", "base", "", DIGEST),
+        (f"registry.example.org/base:1@{DIGEST}", "registry.example.org", "base", "1", DIGEST),
+    ],
+)
+def test_image_reference_parts(text: str, host: str | None, path: str, tag: str, digest: str | None) -> None:
+    reference = ImageReference.parse(text)
+
+    assert reference.repository == Repository(host, path)
+    assert reference.tag == tag
+    assert (str(reference.digest) if reference.digest else None) == digest
+    assert str(reference) == text
+
+
+def test_image_reference_prefers_digest() -> None:
+    assert ImageReference.parse(f"app:1@{DIGEST}").reference == DIGEST
+    assert ImageReference.parse("app:1").reference == "1"
+    assert ImageReference.parse("app").reference == "latest"
+
+
+def test_hostless_image_is_docker_library() -> None:
+    repository = ImageReference.parse("alpine:3.20").with_default_host().repository
+
+    assert repository.api_host == "registry-1.docker.io"
+    assert repository.api_path == "library/alpine"
+
+
+@pytest.mark.parametrize("text", ["app:", "app@sha256:abc", "App:1", "app:-1"])
+def test_invalid_image_reference_is_rejected(text: str) -> None:
+    with pytest.raises(ReferenceError):
+        ImageReference.parse(text)
+
+
+DESTINATION = Repository("registry.example.org", "team/app")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("amd64", "registry.example.org/team/app:amd64"),
+        (DIGEST, f"registry.example.org/team/app@{DIGEST}"),
+        (f"@{DIGEST}", f"registry.example.org/team/app@{DIGEST}"),
+        ("team/app-arm64:ci-7", "registry.example.org/team/app-arm64:ci-7"),
+        (f"team/other@{DIGEST}", f"registry.example.org/team/other@{DIGEST}"),
+        ("registry.example.org/team/app:amd64", "registry.example.org/team/app:amd64"),
+    ],
+)
+def test_reference_in_destination_registry(text: str, expected: str) -> None:
+    assert str(ImageReference.in_repository(text, DESTINATION)) == expected
+
+
+def test_reference_on_other_registry_rejected() -> None:
+    with pytest.raises(ReferenceError, match="another registry"):
+        ImageReference.in_repository("other.example.org/team/app:amd64", DESTINATION)
+
+
+def test_docker_hub_names_are_one_registry() -> None:
+    assert Repository("docker.io", "a").same_registry(Repository("index.docker.io", "b"))
+    assert not Repository("docker.io", "a").same_registry(Repository("ghcr.io", "a"))

@@ -150,6 +150,19 @@ class Skopeo:
         run_command(argv)
 
 
+    def copy_to(self, reference: str, destination: str, platform: Platform | None = None) -> None:
+        """Copy one platform of `docker://reference`, or every platform when `platform` is None, to a skopeo
+        destination such as `docker-archive:FILE`, `oci-archive:FILE` or `oci:DIR:TAG`.
+        """
+        argv = [*self._global_flags()]
+        if platform is not None:
+            argv += platform_override_flags(platform)
+        argv += ["copy", *self._source_flags(None)]
+        if platform is None:
+            argv.append("--all")
+        run_command([*argv, f"docker://{reference}", destination])
+
+
 def platform_override_flags(platform: Platform) -> list[str]:
     flags = ["--override-os", platform.os, "--override-arch", platform.architecture]
     if platform.variant:
@@ -186,10 +199,17 @@ def pull_and_run(
 
     Returns what the binary printed on stdout.
     """
+    rootfs = pull_rootfs(skopeo, reference, platform, work_dir, credentials)
+    return run_binary(rootfs / binary_path.lstrip("/"), platform.architecture)
+
+
+def pull_rootfs(
+    skopeo: Skopeo, reference: str, platform: Platform, work_dir: Path, credentials: Credentials | None = None
+) -> Path:
+    """Pull one platform of an image, unpack it with umoci and return its root filesystem folder."""
     work_dir.mkdir(parents=True, exist_ok=True)
     layout_dir = work_dir / "layout"
     bundle_dir = work_dir / "bundle"
     tag = "pulled"
     skopeo.copy_platform(reference, platform, layout_dir, tag, credentials)
-    rootfs = umoci_unpack(layout_dir, tag, bundle_dir)
-    return run_binary(rootfs / binary_path.lstrip("/"), platform.architecture)
+    return umoci_unpack(layout_dir, tag, bundle_dir)

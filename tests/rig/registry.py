@@ -119,5 +119,14 @@ class Registry:
     def log_text(self) -> str:
         return self.server.log_text()
 
+    def committed_blob_digests(self, repository: str) -> list[str]:
+        """Return the digest of each blob upload committed into `repository`, read from the registry's access log.
+
+        An upload ends with a PUT to its session URL carrying `digest=sha256:HEX`, sometimes percent-encoded.
+        """
+        session = rf'"PUT /v2/{re.escape(repository)}/blobs/uploads/[^ "]*'
+        commit = re.compile(session + r'[?&]digest=sha256(?::|%3A)([0-9a-f]{64})[^ "]* HTTP')
+        return [f"sha256:{hex_digest}" for hex_digest in commit.findall(self.server.log_text())]
+
     def stop(self) -> None:
         self.server.stop()

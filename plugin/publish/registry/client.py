@@ -184,3 +184,46 @@ class RegistryClient:
         if response.status_code not in expected:
             raise registry_error(response)
         return response
+
+    @classmethod
+    def for_pulling(
+        cls, base_url: str, repository: str, credentials: Credentials | None = None
+    ) -> RegistryClient:
+        """Make a client that asks only for pull access, enough to read another repository's images."""
+        client = cls(base_url, repository, credentials)
+        client.scope = f"repository:{repository}:pull"
+        return client
+
+    def open_blob(self, digest: Digest, offset: int = 0) -> requests.Response:
+        """Start a streaming GET of a blob from byte `offset`; the caller reads `response.raw` and closes it.
+
+        The status is 200, or 206 when the registry honoured the Range header of a non-zero `offset`.
+        """
+        url = self.url(f"blobs/{digest}")
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        expected = (200, 206) if offset else (200,)
+
+        def get() -> requests.Response:
+            response = self._send_streaming(url, headers)
+            if response.status_code == 401 and "WWW-Authenticate" in response.headers:
+                response.close()
+                self.auth.answer(response.headers["WWW-Authenticate"], self.scope)
+                response = self._send_streaming(url, headers)
+            if response.status_code not in expected:
+                error = registry_error(response)
+                response.close()
+                raise error
+            return response
+
+        return with_retries(get, f"GET {url}")
+
+    def _send_streaming(self, url: str, headers: dict[str, str]) -> requests.Response:
+        headers = dict(headers)
+        if self.auth.header:
+            headers["Authorization"] = self.auth.header
+        try:
+            response = self.session.get(url, headers=headers, timeout=self.timeout, stream=True)
+        except requests.RequestException as exc:
+            raise RegistryUnreachable("GET", _without_query(url), exc) from exc
+        log.debug("GET %s -> %d (streamed)", _without_query(url), response.status_code)
+        return response
