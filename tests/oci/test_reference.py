@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.oci.reference import ReferenceError, Repository, check_tag
+from plugin.oci.reference import ReferenceError, Repository, check_tag, registry_name
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,31 @@ def test_check_tag_accepts_valid_tags(tag: str) -> None:
 def test_check_tag_rejects_invalid_tags(tag: str) -> None:
     with pytest.raises(ReferenceError, match="1 to 128"):
         check_tag(tag)
+
+
+@pytest.mark.parametrize(
+    ("address", "name"),
+    [
+        ("docker.io", "docker.io"),
+        ("index.docker.io", "docker.io"),
+        ("registry-1.docker.io", "docker.io"),
+        ("https://index.docker.io/v1/", "docker.io"),
+        ("INDEX.DOCKER.IO", "docker.io"),
+        ("http://127.0.0.1:5000/", "127.0.0.1:5000"),
+        ("https://registry.example.org/v2/", "registry.example.org"),
+        ("ghcr.io", "ghcr.io"),
+    ],
+)
+def test_registry_name_is_comparable(address: str, name: str) -> None:
+    assert registry_name(address) == name
+
+
+@pytest.mark.parametrize("address", ["", "registry.example.org/team", "https://", "a b"])
+def test_registry_name_rejects_paths_and_junk(address: str) -> None:
+    with pytest.raises(ReferenceError, match="registry host"):
+        registry_name(address)
+
+
+def test_repository_registry_maps_docker_hub() -> None:
+    assert Repository.parse("index.docker.io/me/app").registry == "docker.io"
+    assert Repository.parse("127.0.0.1:5000/me/app").registry == "127.0.0.1:5000"
