@@ -20,11 +20,12 @@ from plugin.oci.content import ImageTree
 from plugin.oci.models import RuntimeConfig
 from plugin.oci.platform import RequestedPlatform
 from plugin.oci.reference import Repository
-from plugin.publish import Destination, PublishReport, publish_tree
+from plugin.publish import Destination, PublishReport, publish_tree, retry
 from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.destination import RegistryDestination
+from plugin.publish.registry.logins import find_login, read_docker_config
 from plugin.publish.s3 import S3Store
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, Settings, load_settings, variable
@@ -65,14 +66,47 @@ def repository_of(settings: Settings) -> Repository:
     return repository
 
 
+def registry_credentials(settings: Settings, repository: Repository) -> Credentials | None:
+    """Return the login for the repository's registry.
+
+    The sources in order: PLUGIN_USERNAME and PLUGIN_PASSWORD, the first matching entry of PLUGIN_LOGINS,
+    then the Docker config.json.
+    """
+    password = settings.password.get_secret_value()
+    if settings.username or password:
+        return Credentials(settings.username, password)
+
+    login = find_login(settings.logins, repository.registry)
+    if login is not None:
+        return Credentials(login.username, login.password, variable("logins"))
+
+    path = settings.docker_config_path()
+    if path is None or not (settings.docker_config or path.exists()):
+        return None
+    setting = variable("docker_config") if settings.docker_config else "DOCKER_CONFIG"
+    try:
+        login = read_docker_config(path).login_for(repository.registry)
+    except ValueError as exc:
+        raise SettingsError(setting, str(path), str(exc)) from exc
+    return None if login is None else Credentials(login.username, login.password, f"{setting} {path}")
+
+
+def registry_destination(settings: Settings, repository: Repository) -> RegistryDestination:
+    scheme = "http" if settings.insecure else "https"
+    credentials = registry_credentials(settings, repository)
+    client = RegistryClient(
+        f"{scheme}://{repository.api_host}", repository.api_path, credentials, chunk_size=settings.chunk_size
+    )
+    mount_from = None
+    if settings.mount_from:
+        mount_from = Repository.parse(settings.mount_from).on_host(repository.host or "").api_path
+    return RegistryDestination(client, str(repository), mount_from)
+
+
 def destinations_of(settings: Settings, repository: Repository) -> list[Destination]:
     destinations: list[Destination] = []
     if repository.host is not None:
-        scheme = "http" if settings.insecure else "https"
-        password = settings.password.get_secret_value()
-        credentials = Credentials(settings.username, password) if settings.username or password else None
-        client = RegistryClient(f"{scheme}://{repository.api_host}", repository.api_path, credentials)
-        destinations.append(RegistryDestination(client, str(repository)))
+        destinations.append(registry_destination(settings, repository))
     if settings.s3_endpoint:
         store = S3Store(
             settings.s3_endpoint,
@@ -99,6 +133,7 @@ def runtime_of(settings: Settings) -> RuntimeConfig:
 
 
 def run(settings: Settings) -> int:
+    retry.set_deadline(settings.timeout)
     repository = repository_of(settings)
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
     explicit = {RequestedPlatform.parse(key).platform: path for key, path in settings.artifacts.items()}
@@ -133,7 +168,7 @@ def run(settings: Settings) -> int:
             failures: list[str] = []
         else:
             reports, failures = _publish(destinations, tree)
-    for line in summary_lines(tree, reports, failures):
+    for line in summary_lines(tree, reports, failures, retry.recovered_failures()):
         log.info("%s", line)
     return EXIT_FAILED if failures else 0
 
