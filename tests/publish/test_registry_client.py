@@ -96,6 +96,25 @@ class TestBlobUpload:
         assert commit[0].headers.get("content-length") == "0"
         assert stored_digest(open_registry, "client/chunked", blob.digest) == str(blob.digest)
 
+    def test_rejected_whole_blob_goes_in_chunks(
+        self, proxy: FaultProxy, open_registry: Registry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        no_body_in_put = Fault("405 for a PUT with a body", status=405)
+        proxy.plan = every_matching(no_body_in_put, lambda r: is_blob_put(r) and r.headers["content-length"] != "0")
+        client = client_through(proxy, "client/no-whole")
+        blobs = [file_blob(tmp_path, CHUNK, "first"), file_blob(tmp_path, CHUNK, "second")]
+
+        with caplog.at_level(logging.WARNING):
+            for blob in blobs:
+                client.upload_blob(blob)
+
+        assert "rejected blob" in caplog.text
+        assert "sending blobs in chunks from now on" in caplog.text
+        assert len(proxy.requests_matching("PATCH", "/client/no-whole/")) == 2
+        assert len(proxy.requests_matching("PUT", "/client/no-whole/blobs/uploads/")) == 3, "one rejected, two commits"
+        for blob in blobs:
+            assert stored_digest(open_registry, "client/no-whole", blob.digest) == str(blob.digest)
+
     def test_chunk_not_received_is_resumed(
         self, proxy: FaultProxy, open_registry: Registry, tmp_path: Path
     ) -> None:
