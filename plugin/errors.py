@@ -31,10 +31,14 @@ class SourceError(PlumeError):
 
 
 class PublishError(PlumeError):
-    """A destination failed. `temporary` tells the retry policy whether trying again may help."""
+    """A destination failed. `temporary` tells the retry policy whether trying again may help.
+
+    `retries_spent` is set once a retry loop gave up on the error, so that no enclosing loop retries it again.
+    """
 
     temporary: bool = False
     retry_after: float | None = None
+    retries_spent: bool = False
 
 
 class RegistryError(PublishError):

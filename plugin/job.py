@@ -16,18 +16,19 @@ from pathlib import Path
 from plugin import __version__
 from plugin.build.image import BuildOptions, build_tree, rfc3339
 from plugin.build.layer import LayerEntry
-from plugin.errors import PlumeError, SourceError
+from plugin.errors import PlumeError, SettingsError, SourceError
 from plugin.labels import index_annotations, standard_labels
 from plugin.oci.content import BaseImage, ImageTree
 from plugin.oci.mediatypes import ManifestFormat
 from plugin.oci.models import RuntimeConfig
 from plugin.oci.platform import Platform, RequestedPlatform
 from plugin.oci.reference import ImageReference, Repository
-from plugin.publish import Destination, PublishReport, publish_tree
+from plugin.publish import Destination, PublishReport, publish_tree, retry
 from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.destination import RegistryDestination
+from plugin.publish.registry.logins import find_login, read_docker_config
 from plugin.publish.reuse import layers_everywhere
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, SCRATCH, CiMetadata, Settings, image_tags, variable
@@ -57,9 +58,7 @@ def repository_of(settings: Settings) -> Repository:
 def destinations_of(settings: Settings, repository: Repository) -> list[Destination]:
     destinations: list[Destination] = []
     if repository.host is not None:
-        scheme = "http" if settings.insecure else "https"
-        client = RegistryClient(f"{scheme}://{repository.api_host}", repository.api_path, login_of(settings))
-        destinations.append(RegistryDestination(client, str(repository)))
+        destinations.append(registry_destination(settings, repository))
     if settings.s3_endpoint:
         from plugin.publish.s3 import S3Store
 
@@ -76,6 +75,54 @@ def destinations_of(settings: Settings, repository: Repository) -> list[Destinat
         root = Path(settings.static_dir or DEFAULT_STATIC_DIR)
         destinations.append(StaticRegistry(DirectoryStore(root), repository.path))
     return destinations
+
+
+def registry_destination(settings: Settings, repository: Repository) -> RegistryDestination:
+    scheme = "http" if settings.insecure else "https"
+    client = RegistryClient(
+        f"{scheme}://{repository.api_host}",
+        repository.api_path,
+        registry_credentials(settings, repository),
+        chunk_size=settings.chunk_size,
+    )
+    return RegistryDestination(client, str(repository), mount_source(settings, repository))
+
+
+def mount_source(settings: Settings, repository: Repository) -> str | None:
+    """The repository to mount existing blobs from: `mount_from`, else the base image's repository when it
+    is on the destination's registry, so that the base's layers are linked instead of uploaded again."""
+    if settings.mount_from:
+        return Repository.parse(settings.mount_from).on_host(repository.host or "").api_path
+    if settings.base != SCRATCH and not settings.fan_in:
+        base = ImageReference.parse(settings.base).with_default_host().repository
+        if base.same_registry(repository) and base.api_path != repository.api_path:
+            return base.api_path
+    return None
+
+
+def registry_credentials(settings: Settings, repository: Repository) -> Credentials | None:
+    """Return the login for the repository's registry.
+
+    The sources in order: PLUGIN_USERNAME and PLUGIN_PASSWORD, the first matching entry of PLUGIN_LOGINS,
+    then the Docker config.json.
+    """
+    login = login_of(settings)
+    if login is not None:
+        return login
+
+    found = find_login(settings.logins, repository.registry)
+    if found is not None:
+        return Credentials(found.username, found.password, variable("logins"))
+
+    path = settings.docker_config_path()
+    if path is None or not (settings.docker_config or path.exists()):
+        return None
+    setting = variable("docker_config") if settings.docker_config else "DOCKER_CONFIG"
+    try:
+        found = read_docker_config(path).login_for(repository.registry)
+    except ValueError as exc:
+        raise SettingsError(setting, str(path), str(exc)) from exc
+    return None if found is None else Credentials(found.username, found.password, f"{setting} {path}")
 
 
 def login_of(settings: Settings) -> Credentials | None:
@@ -210,6 +257,7 @@ def _check_fan_in_platforms(children: Mapping[Platform, BaseImage], platforms: S
 
 def run(settings: Settings, ci: CiMetadata) -> list[str]:
     """Run the job and return the failed destinations, each with its error; an empty list is success."""
+    retry.set_deadline(settings.timeout)
     repository = repository_of(settings)
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
     tags = image_tags(settings, ci)
@@ -258,7 +306,7 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
             failures: list[str] = []
         else:
             reports, failures = publish_everywhere(destinations, tree)
-    for line in summary_lines(tree, reports, failures):
+    for line in summary_lines(tree, reports, failures, retry.recovered_failures()):
         log.info("%s", line)
     return failures
 

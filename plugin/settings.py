@@ -13,7 +13,7 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -25,12 +25,17 @@ from plugin.build.layer import DEFAULT_COMPRESSION_LEVEL
 from plugin.errors import SettingsError
 from plugin.oci.mediatypes import ManifestFormat
 from plugin.oci.platform import PlatformError, RequestedPlatform
-from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag
+from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag, registry_name
+from plugin.publish.registry.logins import Login, parse_logins, read_docker_config
+from plugin.publish.registry.upload import DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE
 
 ENV_PREFIX = "PLUGIN_"
 TEMPLATE_FIELDS = ("os", "arch", "variant", "platform")
 DEFAULT_STATIC_DIR = "plume-static"  # in the workspace, beside the sources, when no registry is named
 DEFAULT_S3_REGION = "garage"  # Garage's default region name; it rejects signatures made for another region
+
+DEFAULT_TIMEOUT = 1800  # seconds: well under the 60 minutes Woodpecker and Drone give a step by default
+DOCKER_CONFIG_FILE = "config.json"  # the file Docker reads in the DOCKER_CONFIG directory
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]*$")
@@ -38,9 +43,12 @@ TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]*$")
 SCRATCH = "scratch"  # the empty base, as in a Containerfile's `FROM scratch`
 # Settings that each give every platform's content; fan_in may not be combined with any of them.
 CONTENT_FIELDS = ("artifact", "artifacts", "files", "archive", "archives")
+SIZE_PATTERN = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?$")
+SIZE_UNITS = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 
 StringList = Annotated[list[str], NoDecode]
 StringMap = Annotated[dict[str, str], NoDecode]
+LoginList = Annotated[list[Login], NoDecode]
 
 
 def variable(field: str) -> str:
@@ -198,6 +206,28 @@ class Settings(BaseSettings):
     )
     username: str = Field("", description="registry user name")
     password: SecretStr = Field(SecretStr(""), description="registry password or access token (a secret)")
+    logins: LoginList = Field(
+        default_factory=list,
+        description="registry logins, a JSON list of maps with `registry`, `username` and `password` (secrets)",
+    )
+    docker_config: str = Field(
+        "", description="path of a Docker config.json with registry logins; default: config.json in DOCKER_CONFIG"
+    )
+    docker_config_dir: str = Field(
+        "", validation_alias="DOCKER_CONFIG", description="`DOCKER_CONFIG`: the directory of Docker's config.json"
+    )
+    mount_from: str = Field(
+        "", description="a repository on the same registry to mount blobs from instead of uploading them"
+    )
+    chunk_size: Annotated[int, NoDecode] = Field(
+        DEFAULT_CHUNK_SIZE,
+        description="blobs larger than this go in chunks of this size: bytes, or a number with KiB, MiB or GiB",
+    )
+    timeout: int = Field(
+        DEFAULT_TIMEOUT,
+        ge=1,
+        description="whole seconds, at least 1, that the step may take before plume stops retrying and fails",
+    )
     insecure: bool = Field(False, description="`true` to talk plain HTTP to the registry")
     dry_run: bool = Field(False, description="`true` to build and check everything but upload nothing")
     static_dir: str = Field(
@@ -238,10 +268,12 @@ class Settings(BaseSettings):
     @field_validator("registry")
     @classmethod
     def _registry_is_a_host(cls, value: str) -> str:
-        value = value.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
-        if value and "/" in value:
-            raise SettingsError(variable("registry"), value, "use a host name with an optional :PORT")
-        return value
+        if not value.strip():
+            return ""
+        try:
+            return registry_name(value)
+        except ReferenceError as exc:
+            raise SettingsError(variable("registry"), value, str(exc)) from exc
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -329,6 +361,24 @@ class Settings(BaseSettings):
         )
         return self
 
+    @field_validator("logins", mode="before")
+    @classmethod
+    def _logins_are_complete(cls, raw: Any) -> list[Login]:
+        try:
+            return parse_logins(raw)
+        except ValueError as exc:
+            raise SettingsError(variable("logins"), None, str(exc)) from exc
+
+    @field_validator("chunk_size", mode="before")
+    @classmethod
+    def _chunk_size_in_bytes(cls, raw: Any) -> int:
+        match = SIZE_PATTERN.match(str(raw).strip())
+        size = int(match.group(1)) * SIZE_UNITS[match.group(2) or ""] if match else 0
+        if size < MIN_CHUNK_SIZE:
+            accepted = f"use a size of at least {MIN_CHUNK_SIZE // 1024}KiB: bytes, or a number with KiB, MiB or GiB"
+            raise SettingsError(variable("chunk_size"), str(raw), accepted)
+        return size
+
     @field_validator("s3_endpoint", "s3_public_url")
     @classmethod
     def _http_url(cls, value: str, info: Any) -> str:
@@ -357,6 +407,36 @@ class Settings(BaseSettings):
         for field, value in required.items():
             if not value:
                 raise SettingsError(variable(field), None, "required when publishing to S3 (PLUGIN_S3_ENDPOINT is set)")
+        return self
+
+    @model_validator(mode="after")
+    def _docker_config_is_readable(self) -> Settings:
+        path = self.docker_config_path()
+        if path is not None and (self.docker_config or path.exists()):
+            try:
+                read_docker_config(path)
+            except ValueError as exc:
+                name = variable("docker_config") if self.docker_config else "DOCKER_CONFIG"
+                raise SettingsError(name, str(path), str(exc)) from exc
+        return self
+
+    @model_validator(mode="after")
+    def _mount_source_on_the_same_registry(self) -> Settings:
+        if not self.mount_from:
+            return self
+        try:
+            source = Repository.parse(self.mount_from)
+        except ReferenceError as exc:
+            raise SettingsError(variable("mount_from"), self.mount_from, str(exc)) from exc
+        target = Repository.parse(self.repo)
+        host = target.host or self.registry
+        if not host:
+            accepted = "needs a registry in PLUGIN_REPO or PLUGIN_REGISTRY"
+            raise SettingsError(variable("mount_from"), self.mount_from, accepted)
+        if source.host is not None and source.registry != registry_name(host):
+            raise SettingsError(
+                variable("mount_from"), self.mount_from, f"name a repository on {host}, the registry of PLUGIN_REPO"
+            )
         return self
 
     @model_validator(mode="after")
@@ -419,7 +499,16 @@ class Settings(BaseSettings):
         return self
 
 
-SECRET_FIELDS = frozenset({"password", "s3_secret_key", "base_password"})
+    def docker_config_path(self) -> Path | None:
+        """Return the config.json to read logins from: PLUGIN_DOCKER_CONFIG, else the one in DOCKER_CONFIG."""
+        if self.docker_config:
+            return Path(self.docker_config)
+        if self.docker_config_dir:
+            return Path(self.docker_config_dir) / DOCKER_CONFIG_FILE
+        return None
+
+
+SECRET_FIELDS = frozenset({"password", "s3_secret_key", "base_password", "logins"})
 TYPE_HINTS = {"bool_parsing": "use true or false", "int_parsing": "use a whole number"}
 
 
@@ -431,13 +520,24 @@ def load_settings() -> Settings:
         raise _settings_error(exc) from None
 
 
+def setting_variable(field: str) -> str:
+    """Return the environment variable a setting is read from: `PLUGIN_<NAME>`, or a standard variable."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    return alias if isinstance(alias, str) else variable(field)
+
+
+def _field_of(location: str) -> str:
+    """Return the field an error location names; pydantic names a standard variable's field by the variable."""
+    aliases = {setting_variable(name): name for name in Settings.model_fields}
+    return aliases.get(location, location)
+
+
 def _settings_error(exc: ValidationError) -> SettingsError:
     first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if field == "SOURCE_DATE_EPOCH":
-        field = "source_date_epoch"
+    field = _field_of(str(first["loc"][0])) if first["loc"] else ""
     info = Settings.model_fields.get(field)
-    name = "SOURCE_DATE_EPOCH" if field == "source_date_epoch" else variable(field)
+    name = setting_variable(field)
     if first["type"] == "missing":
         return SettingsError(name, None, f"required: {info.description if info else 'a value'}")
     raw = None if field in SECRET_FIELDS else os.environ.get(name)

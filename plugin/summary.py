@@ -9,7 +9,9 @@ from plugin.publish import PublishReport
 from plugin.sizes import human_size
 
 
-def summary_lines(tree: ImageTree, reports: Sequence[PublishReport], failures: Sequence[str]) -> list[str]:
+def summary_lines(
+    tree: ImageTree, reports: Sequence[PublishReport], failures: Sequence[str], recovered_failures: int = 0
+) -> list[str]:
     platform_width = max(len("platform"), *(len(str(image.platform)) for image in tree.images))
     lines = [f"{'platform':<{platform_width}}  {'manifest digest':<71}  size"]
     for image in tree.images:
@@ -18,8 +20,14 @@ def summary_lines(tree: ImageTree, reports: Sequence[PublishReport], failures: S
     for report in reports:
         lines.append(
             f"{report.destination}: {report.blobs_uploaded} blobs uploaded ({human_size(report.bytes_uploaded)}), "
-            f"{report.blobs_skipped} already there; {report.manifests_written} manifests and tags written, "
-            f"{report.manifests_skipped} already there"
+            f"{report.blobs_skipped} already there{_mounted(report)}; {report.manifests_written} manifests and tags "
+            f"written, {report.manifests_skipped} already there"
         )
+    if recovered_failures:
+        lines.append(f"recovered from {recovered_failures} failed requests by retrying")
     lines.extend(f"FAILED {failure}" for failure in failures)
     return lines
+
+
+def _mounted(report: PublishReport) -> str:
+    return f", {report.blobs_mounted} mounted from another repository" if report.blobs_mounted else ""

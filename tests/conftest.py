@@ -14,10 +14,13 @@ import pytest
 from tests.rig.clients import Skopeo
 from tests.rig.goapp import build_go_binaries
 from tests.rig.processes import LOOPBACK, ServerProcess, free_port, wait_for_http
-from tests.rig.registry import Credentials, Registry
+from tests.rig.registry import Credentials, Registry, TokenAuth
+from tests.rig.tokens import ISSUER, SERVICE, TokenServer
 
 PLUME_TIMEOUT = 180.0  # seconds for one plume run that packs four platforms of about 1.3 MB each
 REGISTRY_CREDENTIALS = Credentials("plume-ci", "Basic-auth-secret-5d1c")
+# A password shaped like a Docker Hub personal access token, which works wherever a password does.
+TOKEN_REGISTRY_CREDENTIALS = Credentials("plume-hub-user", "dckr_pat_TokenAuth-secret-8e2f")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,31 @@ def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     registry = Registry(tmp_path_factory.mktemp("registry-basic-auth"), REGISTRY_CREDENTIALS)
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="session")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
+    """A token server like Docker Hub's, which accepts TOKEN_REGISTRY_CREDENTIALS."""
+    server = TokenServer(
+        tmp_path_factory.mktemp("token-server"),
+        {TOKEN_REGISTRY_CREDENTIALS.username: TOKEN_REGISTRY_CREDENTIALS.password},
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory, token_server: TokenServer) -> Iterator[Registry]:
+    """A registry with token authentication, as Docker Hub has, backed by `token_server`."""
+    token_auth = TokenAuth(token_server.realm, SERVICE, ISSUER, token_server.bundle_path)
+    registry = Registry(
+        tmp_path_factory.mktemp("registry-token-auth"),
+        TOKEN_REGISTRY_CREDENTIALS,
+        token_auth=token_auth,
+        bearer_token=lambda scopes: token_server.token(scopes, TOKEN_REGISTRY_CREDENTIALS.username),
+    )
     yield registry
     registry.stop()
 

@@ -161,12 +161,31 @@ def test_copy_all_verifies_every_blob(app_reference: str, skopeo: Skopeo, tmp_pa
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
 
 
-def test_base_layers_streamed_across(
+def test_base_layers_mounted_within_one_registry(
     app_reference: str, base_image: BaseImage, open_registry: Registry
 ) -> None:
     committed = set(open_registry.committed_blob_digests("e2e/on-base"))
+    linked = open_registry.linked_blobs("e2e/on-base")
 
-    assert base_image.layer_digests <= committed
+    assert base_image.layer_digests <= linked, "the base's layers are in the app's repository"
+    assert not base_image.layer_digests & committed, "and were mounted, not uploaded"
+
+
+def test_base_layers_streamed_from_another_registry(
+    go_project: Path, base_image: BaseImage, skopeo: Skopeo, tmp_path: Path
+) -> None:
+    destination = Registry(tmp_path / "second-registry")
+    try:
+        repo = f"{destination.host}/e2e/elsewhere"
+        settings = {**app_settings(repo, base_image.reference, BASE_TARGETS), "PLUGIN_BASE_INSECURE": "true"}
+
+        run = run_plume(settings, go_project)
+
+        assert run.exit_code == 0, run.describe()
+        assert base_image.layer_digests <= set(destination.committed_blob_digests("e2e/elsewhere"))
+        skopeo.copy_all(f"{repo}:latest", tmp_path / "layout", "copied")
+    finally:
+        destination.stop()
 
 
 def test_base_layers_not_uploaded_again(

@@ -42,7 +42,7 @@ def test_docker_hub_base_uses_library_path(monkeypatch: pytest.MonkeyPatch) -> N
 
     assert source.client.base_url == "https://registry-1.docker.io"
     assert source.client.repository == "library/alpine"
-    assert source.client.scope == "repository:library/alpine:pull"
+    assert source.client.scopes == ("repository:library/alpine:pull",)
 
 
 @pytest.mark.parametrize(

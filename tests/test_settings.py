@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ BASE = {"PLUGIN_REPO": "hello", "PLUGIN_ARTIFACT": "dist/app-{arch}"}
 
 def clear_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "SOURCE_DATE_EPOCH")):
+        if name.startswith(("PLUGIN_", "SOURCE_DATE_EPOCH", "DOCKER_CONFIG")):
             monkeypatch.delenv(name)
 
 
@@ -270,3 +271,100 @@ def test_invalid_input_settings_name_the_variable(
 def test_base_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_from(monkeypatch, PLUGIN_BASE_PASSWORD="base-s3cr3t")
     assert "base-s3cr3t" not in repr(settings)
+
+
+LOGIN_SECRET = "dckr_pat_Settings-secret-77c1"
+
+
+def test_logins_as_woodpecker_passes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    logins = f'[{{"registry": "https://index.docker.io/v1/", "username": "hub", "password": "{LOGIN_SECRET}"}}]'
+
+    settings = settings_from(monkeypatch, PLUGIN_LOGINS=logins)
+
+    assert [(login.registry, login.username) for login in settings.logins] == [("docker.io", "hub")]
+    assert LOGIN_SECRET not in repr(settings)
+
+
+def test_invalid_logins_never_show_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = error_from(monkeypatch, PLUGIN_LOGINS=f'[{{"registry": "docker.io", "password": "{LOGIN_SECRET}"}}]')
+
+    assert message.startswith("PLUGIN_LOGINS: login 1 has no `username`")
+    assert LOGIN_SECRET not in message
+
+
+def test_docker_config_path_from_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "auth.json"
+    config.write_text('{"auths": {}}')
+
+    assert settings_from(monkeypatch, PLUGIN_DOCKER_CONFIG=str(config)).docker_config_path() == config
+
+
+def test_docker_config_from_the_directory_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"auths": {}}')
+
+    assert settings_from(monkeypatch, DOCKER_CONFIG=str(tmp_path)).docker_config_path() == tmp_path / "config.json"
+
+
+def test_docker_config_directory_without_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = settings_from(monkeypatch, DOCKER_CONFIG=str(tmp_path))
+
+    assert settings.docker_config_path() == tmp_path / "config.json"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"PLUGIN_DOCKER_CONFIG": "/nonexistent/c.json"}, "PLUGIN_DOCKER_CONFIG '/nonexistent/c.json': cannot be read"),
+        ({"PLUGIN_CHUNK_SIZE": "1000"}, "PLUGIN_CHUNK_SIZE '1000': use a size of at least 64KiB"),
+        ({"PLUGIN_CHUNK_SIZE": "lots"}, "PLUGIN_CHUNK_SIZE 'lots': use a size of at least 64KiB"),
+        ({"PLUGIN_TIMEOUT": "0"}, "PLUGIN_TIMEOUT '0': whole seconds, at least 1,"),
+        ({"PLUGIN_TIMEOUT": "soon"}, "PLUGIN_TIMEOUT 'soon': use a whole number"),
+        ({"PLUGIN_REGISTRY": "registry.example.org/team"}, "PLUGIN_REGISTRY 'registry.example.org/team': use a"),
+        (
+            {"PLUGIN_REPO": "ghcr.io/me/app", "PLUGIN_MOUNT_FROM": "docker.io/me/base"},
+            "PLUGIN_MOUNT_FROM 'docker.io/me/base': name a repository on ghcr.io",
+        ),
+        ({"PLUGIN_MOUNT_FROM": "me/base"}, "PLUGIN_MOUNT_FROM 'me/base': needs a registry in PLUGIN_REPO"),
+        ({"PLUGIN_REPO": "ghcr.io/app", "PLUGIN_MOUNT_FROM": "Me/Base"}, "PLUGIN_MOUNT_FROM 'Me/Base': a repository"),
+    ],
+)
+def test_invalid_publishing_settings(monkeypatch: pytest.MonkeyPatch, values: dict[str, str], expected: str) -> None:
+    message = error_from(monkeypatch, **values)
+
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_unreadable_config_in_the_directory_names_docker_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config.json").write_text(f'{{"auths": {{"docker.io": {{"auth": "{LOGIN_SECRET}"}}}}')
+
+    message = error_from(monkeypatch, DOCKER_CONFIG=str(tmp_path))
+
+    assert message.startswith(f"DOCKER_CONFIG '{tmp_path / 'config.json'}': is not valid JSON")
+    assert LOGIN_SECRET not in message
+
+
+@pytest.mark.parametrize(("written", "size"), [("8MiB", 8 * 1024 * 1024), ("65536", 65536), ("2 GiB", 2 * 1024**3)])
+def test_chunk_size_units(monkeypatch: pytest.MonkeyPatch, written: str, size: int) -> None:
+    assert settings_from(monkeypatch, PLUGIN_CHUNK_SIZE=written).chunk_size == size
+
+
+def test_publishing_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch)
+
+    assert settings.chunk_size == 64 * 1024 * 1024
+    assert settings.timeout == 1800
+    assert settings.logins == []
+    assert settings.docker_config_path() is None
+
+
+def test_docker_hub_address_as_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_from(monkeypatch, PLUGIN_REGISTRY="https://index.docker.io/v1/").registry == "docker.io"
+
+
+def test_mount_source_on_the_repo_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(monkeypatch, PLUGIN_REPO="index.docker.io/me/app", PLUGIN_MOUNT_FROM="docker.io/me/base")
+
+    assert settings.mount_from == "docker.io/me/base"

@@ -21,7 +21,11 @@ NAME_RULE = (
 DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_IMAGE_HOST = "docker.io"  # where an image written without a host lives, as Docker and skopeo assume
 DEFAULT_TAG = "latest"
+DOCKER_HUB = "docker.io"  # the name Docker Hub goes by in plume's logs and credential lookups
 DOCKER_HUB_API = "registry-1.docker.io"
+# Paths a registry address may end with in a Docker config.json key or a login, such as `https://index.docker.io/v1/`.
+API_VERSION_PATHS = ("/v1", "/v2")
+REGISTRY_RULE = "use a registry host with an optional :PORT, such as registry.example.org or docker.io"
 
 
 class ReferenceError(ValueError):
@@ -32,6 +36,24 @@ def check_tag(tag: str) -> str:
     if not TAG_PATTERN.match(tag):
         raise ReferenceError(TAG_RULE)
     return tag
+
+
+def registry_name(address: str) -> str:
+    """Reduce a registry address to the lower-case `host[:port]` plume compares registries by.
+
+    Accepts a scheme and an API version path, as Docker's config.json keys have them, and maps every name
+    of Docker Hub to `docker.io`: `https://index.docker.io/v1/` and `registry-1.docker.io` both give `docker.io`.
+    Raises ReferenceError for an address with any other path.
+    """
+    host = address.strip().lower()
+    for scheme in ("https://", "http://"):
+        host = host.removeprefix(scheme)
+    host = host.rstrip("/")
+    for version_path in API_VERSION_PATHS:
+        host = host.removesuffix(version_path)
+    if not host or not HOST_PATTERN.match(host):
+        raise ReferenceError(REGISTRY_RULE)
+    return DOCKER_HUB if host in DOCKER_HUB_NAMES else host
 
 
 def _looks_like_host(component: str) -> bool:
@@ -67,6 +89,12 @@ class Repository:
     @property
     def is_docker_hub(self) -> bool:
         return self.host is not None and self.host.lower() in DOCKER_HUB_NAMES
+
+    @property
+    def registry(self) -> str:
+        """The registry as `registry_name` writes it, for comparing two repositories' registries."""
+        assert self.host is not None, "a repository without a host has no registry"
+        return registry_name(self.host)
 
     @property
     def api_host(self) -> str:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 from plugin.oci.content import Blob, ImageTree
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 UPLOAD_WORKERS = 4  # parallel blob uploads: they wait on the network; registries throttle many more
 
 
+@dataclass(frozen=True)
+class Mounted:
+    """A blob that the destination linked from another of its repositories, so no bytes were sent."""
+
+    source: str  # the repository the blob came from
+
+
 @dataclass
 class PublishReport:
     """What one destination received: counts and bytes, and the references it now serves."""
@@ -28,6 +36,7 @@ class PublishReport:
     destination: str
     blobs_uploaded: int = 0
     blobs_skipped: int = 0
+    blobs_mounted: int = 0
     bytes_uploaded: int = 0
     manifests_written: int = 0
     manifests_skipped: int = 0
@@ -53,7 +62,9 @@ class Destination(Protocol):
 
     def has_blob(self, digest: Digest) -> bool: ...
 
-    def put_blob(self, blob: Blob) -> None: ...
+    def put_blob(self, blob: Blob) -> Mounted | None:
+        """Store a blob; return Mounted when it was linked from another repository instead of uploaded."""
+        ...
 
     def read_manifest(self, reference: str) -> SerializedManifest | None:
         """The manifest or index stored under a digest or a tag, or None."""
@@ -84,10 +95,11 @@ def publish_tree(destination: Destination, tree: ImageTree) -> PublishReport:
     report = PublishReport(destination.label)
     blobs = tree.unique_blobs()
     with ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
-        for uploaded, blob in zip(pool.map(lambda b: _push_blob(destination, b), blobs), blobs, strict=True):
-            report.blobs_uploaded += uploaded
-            report.blobs_skipped += not uploaded
-            report.bytes_uploaded += blob.size if uploaded else 0
+        for outcome, blob in zip(pool.map(lambda b: _push_blob(destination, b), blobs), blobs, strict=True):
+            report.blobs_uploaded += outcome == BlobOutcome.UPLOADED
+            report.blobs_skipped += outcome == BlobOutcome.SKIPPED
+            report.blobs_mounted += outcome == BlobOutcome.MOUNTED
+            report.bytes_uploaded += blob.size if outcome == BlobOutcome.UPLOADED else 0
 
     for image in tree.images:
         _push_manifest(destination, str(image.manifest.digest), image.manifest, report)
@@ -112,10 +124,20 @@ def _push_manifest(
     report.manifests_written += 1
 
 
-def _push_blob(destination: Destination, blob: Blob) -> bool:
+class BlobOutcome(Enum):
+    SKIPPED = "skipped"
+    UPLOADED = "uploaded"
+    MOUNTED = "mounted"
+
+
+def _push_blob(destination: Destination, blob: Blob) -> BlobOutcome:
+    size = human_size(blob.size)
     if destination.has_blob(blob.digest):
-        log.info("blob %s skipped: %s has it (%s)", blob.digest.short, destination.reference, human_size(blob.size))
-        return False
-    destination.put_blob(blob)
-    log.info("blob %s pushed to %s (%s)", blob.digest.short, destination.reference, human_size(blob.size))
-    return True
+        log.info("blob %s skipped: %s has it (%s)", blob.digest.short, destination.reference, size)
+        return BlobOutcome.SKIPPED
+    mounted = destination.put_blob(blob)
+    if mounted is not None:
+        log.info("blob %s mounted into %s from %s (%s)", blob.digest.short, destination.reference, mounted.source, size)
+        return BlobOutcome.MOUNTED
+    log.info("blob %s pushed to %s (%s)", blob.digest.short, destination.reference, size)
+    return BlobOutcome.UPLOADED

@@ -16,8 +16,9 @@ from plugin.oci.content import BaseImage, BaseLayer
 from plugin.oci.digest import Digest
 from plugin.oci.models import SerializedManifest
 from plugin.oci.platform import Platform
-from plugin.publish.registry.client import RegistryClient, RegistryUnreachable
+from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.pull import remote_blob
+from plugin.publish.registry.transport import RegistryUnreachable
 from plugin.sources.images import (
     check_config_platform,
     check_digest,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag
+from plugin.oci.reference import ImageReference, ReferenceError, Repository, check_tag, registry_name
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,31 @@ def test_reference_on_other_registry_rejected() -> None:
 def test_docker_hub_names_are_one_registry() -> None:
     assert Repository("docker.io", "a").same_registry(Repository("index.docker.io", "b"))
     assert not Repository("docker.io", "a").same_registry(Repository("ghcr.io", "a"))
+
+
+@pytest.mark.parametrize(
+    ("address", "name"),
+    [
+        ("docker.io", "docker.io"),
+        ("index.docker.io", "docker.io"),
+        ("registry-1.docker.io", "docker.io"),
+        ("https://index.docker.io/v1/", "docker.io"),
+        ("INDEX.DOCKER.IO", "docker.io"),
+        ("http://127.0.0.1:5000/", "127.0.0.1:5000"),
+        ("https://registry.example.org/v2/", "registry.example.org"),
+        ("ghcr.io", "ghcr.io"),
+    ],
+)
+def test_registry_name_is_comparable(address: str, name: str) -> None:
+    assert registry_name(address) == name
+
+
+@pytest.mark.parametrize("address", ["", "registry.example.org/team", "https://", "a b"])
+def test_registry_name_rejects_paths_and_junk(address: str) -> None:
+    with pytest.raises(ReferenceError, match="registry host"):
+        registry_name(address)
+
+
+def test_repository_registry_maps_docker_hub() -> None:
+    assert Repository.parse("index.docker.io/me/app").registry == "docker.io"
+    assert Repository.parse("127.0.0.1:5000/me/app").registry == "127.0.0.1:5000"
