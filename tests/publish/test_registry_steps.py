@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from plugin.errors import RegistryError
+from plugin.errors import PublishError, RegistryError
 from plugin.oci.content import Blob
 from plugin.oci.digest import Digest
 from plugin.oci.mediatypes import OCI_INDEX
@@ -105,3 +105,13 @@ def test_registry_error_codes_reach_the_message(recording_server: RecordingServe
     with pytest.raises(RegistryError, match=r"PUT http://127\.0\.0\.1:\d+/v2/app/manifests/latest answered 400: "
                        "MANIFEST_INVALID"):
         RegistryClient(recording_server.url, "app").put_manifest("latest", index)
+
+
+def test_tls_to_plain_http_fails_at_once(recording_server: RecordingServer, caplog: pytest.LogCaptureFixture) -> None:
+    plain_http = recording_server.url.replace("http://", "https://")
+
+    with pytest.raises(PublishError, match="the TLS handshake failed") as caught:
+        RegistryClient(plain_http, "app").ping()
+
+    assert caught.value.temporary is False
+    assert "attempt 2" not in caplog.text, "a handshake that failed once is not tried again"

@@ -41,12 +41,17 @@ RequestBody = bytes | BinaryIO | Rewindable | None
 
 
 class RegistryUnreachable(PublishError):
-    """A request that got no answer: the connection failed, was reset or timed out. Worth retrying."""
-
-    temporary = True
+    """A request that got no answer: the connection failed, was reset or timed out. Worth retrying, except
+    after a failed TLS handshake, which fails the same way every time (often a plain-HTTP registry)."""
 
     def __init__(self, method: str, url: str, cause: requests.RequestException) -> None:
-        reason = "timed out" if isinstance(cause, requests.Timeout) else "could not connect or lost the connection"
+        self.temporary = not isinstance(cause, requests.exceptions.SSLError)
+        if isinstance(cause, requests.exceptions.SSLError):
+            reason = "the TLS handshake failed"
+        elif isinstance(cause, requests.Timeout):
+            reason = "timed out"
+        else:
+            reason = "could not connect or lost the connection"
         super().__init__(
             f"{method} {url} failed: {reason} ({type(cause).__name__}); check the registry host in "
             "PLUGIN_REPO or PLUGIN_REGISTRY, and PLUGIN_INSECURE for a plain-HTTP registry"
