@@ -33,19 +33,28 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench",
         description="Measure plume against umoci + skopeo and buildah on one payload; print medians and targets.",
     )
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="runs of every row; the table has medians")
-    parser.add_argument("--size-mib", type=int, default=DEFAULT_SIZE_MIB, help="size of each executable in MiB")
+    parser.add_argument(
+        "--runs", type=int, default=DEFAULT_RUNS, help="runs of every row; the table has medians (%(default)s)"
+    )
+    parser.add_argument(
+        "--size-mib", type=int, default=DEFAULT_SIZE_MIB, help="size of each executable in MiB (%(default)s)"
+    )
     parser.add_argument(
         "--big-layer-mib",
         type=int,
         default=DEFAULT_BIG_LAYER_MIB,
-        help="size in MiB of the one-layer run that measures peak RSS; 0 skips it",
+        help="size in MiB of the one-layer run that measures peak RSS; 0 skips it (%(default)s)",
     )
-    parser.add_argument("--level", type=int, default=DEFAULT_COMPRESSION_LEVEL, help="plume's default level")
-    parser.add_argument("--fast-level", type=int, default=FASTEST_LEVEL, help="plume's fastest level")
-    parser.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
+    parser.add_argument(
+        "--level", type=int, default=DEFAULT_COMPRESSION_LEVEL, help="plume's default level (%(default)s)"
+    )
+    parser.add_argument("--fast-level", type=int, default=FASTEST_LEVEL, help="plume's fastest level (%(default)s)")
+    parser.add_argument("--work-dir", type=Path, help="scratch folder; without it, a new temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder with every job's output")
     parser.add_argument("--skip-peers", action="store_true", help="measure plume and the codec floors only")
+    parser.add_argument(
+        "--level-sweep", action="store_true", help="also time the floors of zlib-ng 1 to 9 and ISA-L 0 to 3"
+    )
     arguments = parser.parse_args(argv)
     if arguments.runs < 1:
         parser.error(f"--runs {arguments.runs}: give 1 or more")
@@ -151,7 +160,7 @@ def measure(arguments: argparse.Namespace, work_dir: Path) -> list[str]:
     progress(f"building the payload in {work_dir}")
     payload = build_payload(work_dir, arguments.size_mib * MIB)
     bench = Bench(payload, work_dir, arguments.level, arguments.fast_level)
-    floors = rows.floor_codecs(arguments.level, arguments.fast_level)
+    floors = rows.floor_codecs(arguments.level, arguments.fast_level, arguments.level_sweep)
     threads = parallel_threads(payload)
     results = Results(rows.table_rows(arguments.level, arguments.fast_level, floors, threads, arguments.big_layer_mib))
 

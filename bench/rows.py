@@ -34,13 +34,26 @@ def floor_label(codec: codecs.Codec) -> str:
     return f"floor: {codec.name} + sha256, serial"
 
 
-def floor_codecs(level: int, fast_level: int) -> list[codecs.Codec]:
-    """plume's codec at both levels, the standard library's zlib, ISA-L when installed, and hashing alone.
+ZLIB_LEVELS = range(1, 10)
+ISAL_LEVELS = range(4)
+ISAL_COMPARED_LEVELS = (1, 2)  # ISA-L's fast levels, measured without --level-sweep
 
+
+def floor_codecs(level: int, fast_level: int, sweep: bool) -> list[codecs.Codec]:
+    """List plume's codec at both levels, stdlib zlib, ISA-L when installed, and hashing alone.
+
+    With `sweep`, list zlib-ng at every level and ISA-L at every level too, to choose a default from.
     The first codec is plume's at its default level: the parallel floor and the warm-run check use it.
     """
-    floors = [codecs.zlib_ng_codec(level), codecs.zlib_ng_codec(fast_level), codecs.stdlib_zlib_codec(6)]
-    floors += [codec for codec in (codecs.isal_codec(1), codecs.isal_codec(2)) if codec is not None]
+    zlib_ng_levels = [level, fast_level]
+    isal_levels: Sequence[int] = ISAL_COMPARED_LEVELS
+    if sweep:
+        zlib_ng_levels += [other for other in ZLIB_LEVELS if other not in zlib_ng_levels]
+        isal_levels = ISAL_LEVELS
+
+    floors = [codecs.zlib_ng_codec(zlib_ng_level) for zlib_ng_level in zlib_ng_levels]
+    floors.append(codecs.stdlib_zlib_codec(6))
+    floors += [codec for codec in map(codecs.isal_codec, isal_levels) if codec is not None]
     floors.append(codecs.hash_only_codec())
     return floors
 
