@@ -45,6 +45,13 @@ def _layer_ratio(row: Row, results: Results) -> str:
     return f"{row.layer_bytes / base:.3f}"
 
 
+def _spread(row: Row) -> str:
+    seconds = [sample.seconds for sample in row.samples]
+    if len(seconds) < 2:
+        return ""
+    return f"{min(seconds):.2f}-{max(seconds):.2f}"
+
+
 def _sent(row: Row) -> str:
     if row.sent_blobs is None or row.sent_bytes is None:
         return ""
@@ -54,8 +61,9 @@ def _sent(row: Row) -> str:
 def table_lines(results: Results) -> list[str]:
     """Format one Markdown line per measured row, with medians over its samples."""
     lines = [
-        "| job | runs | median s | ÷ plume | CPU s | peak RSS MB | layers MiB | layers ÷ plume | blobs sent / MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| job | runs | median s | min-max s | ÷ plume | CPU s | peak RSS MB | layers MiB | layers ÷ plume |"
+        " blobs sent / MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results.measured():
         rss = None if row.max_rss is None else row.max_rss / MB
@@ -63,6 +71,7 @@ def table_lines(results: Results) -> list[str]:
             row.label,
             str(len(row.samples)),
             _number(row.seconds, 3),
+            _spread(row),
             _time_ratio(row, results),
             _number(row.cpu_seconds),
             _number(rss, 1),
@@ -174,7 +183,7 @@ def report_lines(header: list[str], results: Results, compress_floor_key: str) -
     """Assemble the printed result: machine and versions, the table, its legend, then the targets."""
     legend = [
         "",
-        "median s: wall time from spawn to exit (codec floors: inside the benchmark process).",
+        "median s: wall time from spawn to exit (codec floors: inside the benchmark process); min-max s: its range.",
         "÷ plume: median s divided by that of plume cold -> registry (cold rows and floors) or of plume warm ->"
         " registry (warm rows).",
         "CPU s: user + system time of the job's processes; peak RSS: the largest of its processes.",
