@@ -1,10 +1,12 @@
 """The benchmark's input: one executable per platform, a real Go ELF file extended to a chosen size.
 
 The tail after the real program is made of slices of that same program, picked at offsets and with lengths
-from a seeded splitmix64 sequence. Each slice is 4 to 64 KiB of real machine code and data, longer than
-deflate's 32 KiB window, so the file compresses about as well as the program itself does. The ELF loader
-ignores bytes past the program's segments, so the extended file still runs. The same Go toolchain version
-gives the same files, byte for byte, on every machine.
+from a seeded splitmix64 sequence. Each slice is 4 to 64 KiB of real machine code and data, and inside it
+the compressor's 32 KiB window contains the program's own neighbouring bytes, so the file compresses about
+as well as the program itself does. The ELF loader ignores bytes past the program's segments, so the
+extended file still runs. Go records the repository's commit, and whether the work tree differs from it, in
+each binary, so the same Go version and the same commit give the same files, byte for byte, on every
+machine.
 """
 
 from __future__ import annotations

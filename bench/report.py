@@ -17,8 +17,9 @@ FAST_VS_UMOCI = 4.0  # cold publish at the fastest level against umoci + skopeo
 WARM_SECONDS = 0.5
 MAX_RSS_BYTES = 100 * MB
 FIRST_REQUEST_SECONDS = 0.3
-# A warm run that compressed its layers would use at least the CPU time of compressing the payload once,
-# measured by the serial floor at plume's level. Below half of that, the run only hashed its input.
+# A warm run that compressed its layers would use, beyond plume's start-up, at least the CPU time of
+# compressing the payload once, measured by the serial floor at plume's level. Below half of that, the run
+# only hashed its input. The start-up is the CPU time of `python -m plugin --version`.
 COMPRESSED_CPU_SHARE = 0.5
 
 
@@ -37,7 +38,7 @@ def _time_ratio(row: Row, results: Results) -> str:
 
 
 def _layer_ratio(row: Row, results: Results) -> str:
-    """Layer bytes against plume's at the default level, for rows that compressed the same payload."""
+    """Divide a row's layer bytes by plume's at the default level, for rows that compressed the same payload."""
     base = results[rows.PLUME_COLD].layer_bytes
     same_payload = row.compared_with is not None or row.key in (rows.PLUME_COLD, rows.PLUME_WARM)
     if row.layer_bytes is None or not base or not same_payload:
@@ -92,7 +93,9 @@ class TargetCheck:
     met: bool | None  # None when a row it needs was not measured
 
     def line(self) -> str:
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        if self.met is None:
+            return f"- not measured: {self.target}"
+        verdict = "met" if self.met else "MISSED"
         return f"- {verdict}: {self.target}: {self.measured}"
 
 
@@ -137,14 +140,22 @@ def warm_checks(results: Results, warm_key: str, compress_floor_key: str) -> lis
             None if row.seconds is None else row.seconds < WARM_SECONDS,
         ),
     ]
-    floor, cpu = results[compress_floor_key].seconds, row.cpu_seconds
-    if floor is None or cpu is None:
-        checks.append(TargetCheck(f"{row.label}: no layer compressed", NOT_MEASURED, None))
-        return checks
-    limit = COMPRESSED_CPU_SHARE * floor
-    measured = f"{cpu:.2f} s of CPU; compressing the payload once takes {floor:.2f} s, so the limit is {limit:.2f} s"
-    checks.append(TargetCheck(f"{row.label}: no layer compressed (judged by CPU time)", measured, cpu < limit))
+    checks.append(no_compression_check(results, row, compress_floor_key))
     return checks
+
+
+def no_compression_check(results: Results, row: Row, compress_floor_key: str) -> TargetCheck:
+    target = f"{row.label}: no layer compressed (judged by CPU time)"
+    floor, cpu, start_up = results[compress_floor_key].seconds, row.cpu_seconds, results[rows.PLUME_VERSION].cpu_seconds
+    if floor is None or cpu is None or start_up is None:
+        return TargetCheck(target, NOT_MEASURED, None)
+    work = cpu - start_up
+    limit = COMPRESSED_CPU_SHARE * floor
+    measured = (
+        f"{work:.2f} s of CPU beyond the {start_up:.2f} s start-up; compressing the payload once takes "
+        f"{floor:.2f} s, so the limit is {limit:.2f} s"
+    )
+    return TargetCheck(target, measured, work < limit)
 
 
 def rss_check(results: Results, key: str) -> TargetCheck:

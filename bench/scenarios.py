@@ -203,6 +203,7 @@ def peer_argv(script: str, job_dir: Path, destination: str, payload: Payload) ->
     pairs = [f"{file.platform}={file.path}" for file in payload.files]
     command = ["bash", str(PEERS_DIR / script), str(job_dir), destination, *pairs]
     if os.geteuid() != 0:
+        # NOTE: only the root path has been run. This one relies on XDG_DATA_HOME for skopeo's cache.
         return command
     return ["unshare", "--mount", "--propagation", "private", "bash", "-c", MOUNT_EMPTY_CACHE, "bash",
             ROOT_BLOB_INFO_CACHE, *command]  # fmt: skip

@@ -11,7 +11,8 @@ work_dir="$1"
 destination="$2"
 shift 2
 
-# buildah gets its own trust policy and an empty auth file, so the machine's configuration does not count.
+# buildah gets its own trust policy and an empty auth file, so the machine's configuration does not
+# affect the job.
 policy="$work_dir/policy.json"
 auth_file="$work_dir/auth.json"
 printf '{"default": [{"type": "insecureAcceptAnything"}]}\n' > "$policy"

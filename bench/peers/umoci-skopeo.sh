@@ -13,7 +13,8 @@ shift 2
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 layout="$work_dir/layout"
 
-# skopeo gets its own trust policy and an empty auth file, so the machine's configuration does not count.
+# skopeo gets its own trust policy and an empty auth file, so the machine's configuration does not
+# affect the job.
 printf '{"default": [{"type": "insecureAcceptAnything"}]}\n' > "$work_dir/policy.json"
 printf '{}\n' > "$work_dir/auth.json"
 
