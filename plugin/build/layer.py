@@ -19,7 +19,9 @@ from zlib_ng import zlib_ng
 
 from plugin.oci.digest import Digest
 
-DEFAULT_COMPRESSION_LEVEL = 6  # zlib-ng level 6: output within a few percent of zlib's, several times faster
+# zlib-ng level 4: measured by bench/ on Go executables, it writes layers 1.3% smaller than the Go tools'
+# gzip in 84% of the time level 6 takes; level 3 is 12% faster again but only 0.6% smaller than theirs.
+DEFAULT_COMPRESSION_LEVEL = 4
 GZIP_WINDOW = 31  # zlib's window bits for a gzip wrapper with no file name and mtime 0
 DIRECTORY_MODE = 0o755
 SYMLINK_MODE = 0o777  # the mode `ln -s` gives; Linux ignores a symlink's own mode
