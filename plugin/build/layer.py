@@ -127,6 +127,15 @@ class _HashingGzipWriter:
     def finish(self) -> None:
         self._emit(self._compressor.flush())
 
+    def layer_file(self, path: Path) -> LayerFile:
+        """The finished layer at `path`, described by both hashes of what went through this writer."""
+        return LayerFile(
+            path=path,
+            digest=Digest(self.compressed_sha256.hexdigest()),
+            size=self.compressed_size,
+            diff_id=Digest(self.uncompressed_sha256.hexdigest()),
+        )
+
     def _emit(self, compressed: bytes) -> None:
         if compressed:
             self.compressed_sha256.update(compressed)
@@ -204,12 +213,7 @@ def write_layer(entries: Iterable[LayerEntry], out_path: Path, mtime: int, level
         writer = _HashingGzipWriter(out, level)
         _write_tar(entries, writer, mtime)
         writer.finish()
-    return LayerFile(
-        path=out_path,
-        digest=Digest(writer.compressed_sha256.hexdigest()),
-        size=writer.compressed_size,
-        diff_id=Digest(writer.uncompressed_sha256.hexdigest()),
-    )
+    return writer.layer_file(out_path)
 
 
 def compress_layer(tar_stream: BinaryIO, out_path: Path, level: int) -> LayerFile:
@@ -222,12 +226,7 @@ def compress_layer(tar_stream: BinaryIO, out_path: Path, level: int) -> LayerFil
         while chunk := tar_stream.read(TAR_COPY_BUFFER):
             writer.write(chunk)
         writer.finish()
-    return LayerFile(
-        path=out_path,
-        digest=Digest(writer.compressed_sha256.hexdigest()),
-        size=writer.compressed_size,
-        diff_id=Digest(writer.uncompressed_sha256.hexdigest()),
-    )
+    return writer.layer_file(out_path)
 
 
 @dataclass(frozen=True)
