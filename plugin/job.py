@@ -1,8 +1,8 @@
 """The main job: from checked settings to the inputs, the built image tree and every destination.
 
-Order of work: check every destination (reachable, credentials accepted), run the build command, find and
-check every input, build the tree once, then publish it to each destination. Nothing is uploaded before
-every input has been checked.
+Order of work: check the local files, check every destination (reachable, credentials accepted), run the
+build command and check the files it made, find the other inputs, build the tree once, then publish it to
+each destination. Nothing is uploaded before every input has been checked.
 """
 
 from __future__ import annotations
@@ -192,8 +192,17 @@ def contents_of(
     return contents
 
 
-def inputs_of(settings: Settings, repository: Repository, platforms: Sequence[RequestedPlatform], work: Path) -> Inputs:
-    """Find and check every input before anything is built: files, archives, the base image or fan-in children."""
+def inputs_of(
+    settings: Settings,
+    repository: Repository,
+    platforms: Sequence[RequestedPlatform],
+    work: Path,
+    contents: dict[Platform, list[LayerEntry]] | None = None,
+) -> Inputs:
+    """Find and check every input before anything is built: files, archives, the base image or fan-in children.
+
+    `contents` are the local files when they were already collected and checked.
+    """
     if settings.fan_in:
         setting = variable("fan_in")
         children = fan_in_images(settings.fan_in, repository, lambda child: fan_in_source(settings, child), setting)
@@ -201,7 +210,8 @@ def inputs_of(settings: Settings, repository: Repository, platforms: Sequence[Re
             _check_fan_in_platforms(children, platforms)
         return Inputs({}, children)
 
-    contents = contents_of(settings, platforms, Path.cwd())
+    if contents is None:
+        contents = contents_of(settings, platforms, Path.cwd())
     bases: dict[Platform, BaseImage] = {}
     if settings.archive or settings.archives:
         setting = variable("archives" if settings.archives else "archive")
@@ -274,7 +284,11 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
         source = f"{ci.commit_tag_variable}={ci.commit_tag}" if ci.commit_tag else "no commit tag"
         log.info("auto_tag: %s gives the tags %s", source, ", ".join(tags))
 
-    # Destinations are checked first, so that wrong credentials fail the step before a long build command.
+    # Local files are checked before any request, unless a build command has yet to make them. Destinations
+    # are checked before the build command, so that wrong credentials fail the step before a long build.
+    local_contents = None
+    if not settings.build_command and not settings.fan_in:
+        local_contents = contents_of(settings, platforms, Path.cwd())
     if not settings.dry_run:
         for destination in destinations:
             destination.check()
@@ -285,7 +299,7 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
         )
 
     with tempfile.TemporaryDirectory(prefix="plume-") as work_dir:
-        inputs = inputs_of(settings, repository, platforms, Path(work_dir))
+        inputs = inputs_of(settings, repository, platforms, Path(work_dir), local_contents)
         reusable = {}
         if inputs.contents and not settings.dry_run:
             reusable = layers_everywhere(destinations, tags)

@@ -533,15 +533,21 @@ def _field_of(location: str) -> str:
     return aliases.get(location, location)
 
 
+def _plain(description: str | None) -> str:
+    """A setting's description without the Markdown backticks that the docs render, for a terminal."""
+    return (description or "").replace("`", "")
+
+
 def _settings_error(exc: ValidationError) -> SettingsError:
     first = exc.errors()[0]
     field = _field_of(str(first["loc"][0])) if first["loc"] else ""
     info = Settings.model_fields.get(field)
     name = setting_variable(field)
     if first["type"] == "missing":
-        return SettingsError(name, None, f"required: {info.description if info else 'a value'}")
+        return SettingsError(name, None, f"required: {_plain(info.description) if info else 'a value'}")
     raw = None if field in SECRET_FIELDS else os.environ.get(name)
-    accepted = TYPE_HINTS.get(first["type"]) or (info.description if info and info.description else first["msg"])
+    description = _plain(info.description) if info and info.description else first["msg"]
+    accepted = TYPE_HINTS.get(first["type"]) or description
     return SettingsError(name, raw, accepted)
 
 

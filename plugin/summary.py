@@ -13,7 +13,7 @@ def summary_lines(
     tree: ImageTree, reports: Sequence[PublishReport], failures: Sequence[str], recovered_failures: int = 0
 ) -> list[str]:
     platform_width = max(len("platform"), *(len(str(image.platform)) for image in tree.images))
-    lines = [f"{'platform':<{platform_width}}  {'manifest digest':<71}  size"]
+    lines = [f"{'platform':<{platform_width}}  {'manifest digest':<71}  image size (manifest, config, layers)"]
     for image in tree.images:
         lines.append(f"{image.platform!s:<{platform_width}}  {image.manifest.digest!s:<71}  {human_size(image.size)}")
     lines.append(f"index {tree.index.digest}  tags: {', '.join(tree.tags)}")

@@ -280,6 +280,17 @@ def test_missing_binary_publishes_nothing(go_project: Path, open_registry: Regis
     assert open_registry.catalog() == catalog_before
 
 
+def test_missing_binary_found_before_any_request(go_project: Path, tmp_path: Path) -> None:
+    missing = GO_TARGETS[0]
+    project = copy_dist_without(go_project, missing, tmp_path)
+    settings = image_settings(f"{LOOPBACK}:{free_port()}/e2e/hello")
+
+    run = run_plume(settings, project)
+
+    assert_one_error_line(run, ExpectedError("PLUGIN_ARTIFACT", f"dist/{missing.file_name}", exit_code=1))
+    assert "warning:" not in run.stderr, "no request was tried, so none was retried"
+
+
 def test_unreachable_registry_fails(go_project: Path) -> None:
     host = f"{LOOPBACK}:{free_port()}"
     settings = image_settings(f"{host}/e2e/hello")

@@ -78,7 +78,7 @@ def test_artifacts_map_replaces_the_template(monkeypatch: pytest.MonkeyPatch) ->
         ),
         ({"PLUGIN_INSECURE": "maybe"}, "PLUGIN_INSECURE 'maybe': use true or false"),
         ({"PLUGIN_COMPRESSION_LEVEL": "12"}, "PLUGIN_COMPRESSION_LEVEL '12': gzip level from 1"),
-        ({"PLUGIN_MANIFEST_FORMAT": "v1"}, "PLUGIN_MANIFEST_FORMAT 'v1': `oci`"),
+        ({"PLUGIN_MANIFEST_FORMAT": "v1"}, "PLUGIN_MANIFEST_FORMAT 'v1': oci (an OCI index) or docker"),
         ({"PLUGIN_ARTIFACT": "dist/{name}"}, "PLUGIN_ARTIFACT 'dist/{name}': unknown placeholder"),
         ({"PLUGIN_ARTIFACT": ""}, "PLUGIN_ARTIFACT: required"),
         ({"PLUGIN_REPO": ""}, "PLUGIN_REPO '': a repository is"),

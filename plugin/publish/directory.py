@@ -28,7 +28,7 @@ class DirectoryStore:
 
     @property
     def label(self) -> str:
-        return f"directory {self.root}"
+        return f"directory {self.root.resolve()}"
 
     def check(self) -> None:
         try:

@@ -94,7 +94,10 @@ class RegistryAuth:
         """Return what to check when the registry rejects a request with 401 or 403."""
         if self._credentials is None:
             return f"the registry requires a login with push access: set {LOGIN_SETTINGS}"
-        return f"the credentials from {self._credentials.source} were refused or lack push access"
+        return (
+            f"the registry rejected user {self._credentials.username!r} from {self._credentials.source}: "
+            "check the user name and password (or token), and that it may push to this repository"
+        )
 
     def header(self, scopes: Scopes) -> str | None:
         """Return the header for a request that needs `scopes`, or None before the registry sent a challenge."""
