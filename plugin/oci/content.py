@@ -37,6 +37,11 @@ class Blob:
     def size(self) -> int:
         return self.descriptor.size
 
+    @property
+    def referenced_only(self) -> bool:
+        """True for a blob known to be at every destination already, whose bytes plume does not have."""
+        return self.path is None and self.data is None and self.opener is None
+
     def open(self) -> BinaryIO:
         """A binary stream of the blob's bytes; requests sends an open file in blocks with its length known."""
         if self.data is not None:

@@ -132,7 +132,8 @@ class BlobOutcome(Enum):
 
 def _push_blob(destination: Destination, blob: Blob) -> BlobOutcome:
     size = human_size(blob.size)
-    if destination.has_blob(blob.digest):
+    # A referenced-only blob was reused because every destination had it a moment ago: no need to ask again.
+    if blob.referenced_only or destination.has_blob(blob.digest):
         log.info("blob %s skipped: %s has it (%s)", blob.digest.short, destination.reference, size)
         return BlobOutcome.SKIPPED
     mounted = destination.put_blob(blob)
