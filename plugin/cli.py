@@ -1,7 +1,7 @@
 """The entrypoint: parse the command line, set up logging, run the job, and map errors to exit codes.
 
-Exit status: 0 when every destination has the image, 1 when building or publishing failed, 2 when a
-setting is invalid.
+Exit status: 0 when every destination has the image, 2 when a setting is invalid, and 1 for any other
+failure (an input, a build command, a destination).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def layers_by_diff_id(destination: Destination, tags: Sequence[str]) -> dict[Dig
 
 
 def layers_everywhere(destinations: Sequence[Destination], tags: Sequence[str]) -> dict[Digest, Descriptor]:
-    """The layers that every destination serves under the same digest: only those can skip compression."""
+    """Return the layers that every destination serves under the same digest: only those skip compression."""
     common: dict[Digest, Descriptor] | None = None
     for destination in destinations:
         try:
