@@ -42,7 +42,7 @@ class PublishError(PlumeError):
 
 
 class RegistryError(PublishError):
-    """An error answer from an OCI registry, with the registry's own error codes when it sent them."""
+    """An error response from an OCI registry, with the registry's own error codes when it sent them."""
 
     def __init__(
         self, method: str, url: str, status: int, codes: Sequence[str] = (), detail: str = ""
@@ -58,7 +58,7 @@ class RegistryError(PublishError):
 
 
 class StoreError(PublishError):
-    """An error from an object store: the operation, the key and what the store said."""
+    """An error from an object store: the operation, the key and the reason the store gave."""
 
     def __init__(self, operation: str, key: str, reason: str, *, temporary: bool = False) -> None:
         self.operation = operation

@@ -89,7 +89,7 @@ def registry_destination(settings: Settings, repository: Repository) -> Registry
 
 
 def mount_source(settings: Settings, repository: Repository) -> str | None:
-    """The repository to mount existing blobs from: `mount_from`, else the base image's repository when it
+    """Return the repository to mount existing blobs from: `mount_from`, else the base image's repository when it
     is on the destination's registry, so that the base's layers are linked instead of uploaded again."""
     if settings.mount_from:
         return Repository.parse(settings.mount_from).on_host(repository.host or "").api_path

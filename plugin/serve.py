@@ -58,7 +58,7 @@ class StaticRegistryHandler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
 
     def _key(self) -> str:
-        """The stored key for the request path, or '' for anything outside the published `v2/` tree."""
+        """Return the stored key for the request path, or '' for anything outside the published `v2/` tree."""
         path = unquote(urlsplit(self.path).path)
         if path.endswith("/"):
             path += "index.html"

@@ -56,7 +56,7 @@ def variable(field: str) -> str:
 
 
 def split_list(field: str, raw: Any) -> list[str]:
-    """A JSON array of strings, or comma-separated items; blank items are dropped."""
+    """Split a JSON array of strings, or comma-separated items, into a list without blank items."""
     if isinstance(raw, list):
         items = raw
     elif isinstance(raw, str) and raw.strip().startswith("["):
@@ -74,7 +74,7 @@ def split_list(field: str, raw: Any) -> list[str]:
 
 
 def split_map(field: str, raw: Any) -> dict[str, str]:
-    """A JSON object of strings, or KEY=VALUE items as a JSON array or comma-separated."""
+    """Parse a JSON object of strings, or KEY=VALUE items as a JSON array or comma-separated, into a dict."""
     if isinstance(raw, dict):
         return {str(k): str(v) for k, v in raw.items()}
     if isinstance(raw, str) and raw.strip().startswith("{"):
@@ -534,7 +534,7 @@ def _field_of(location: str) -> str:
 
 
 def _plain(description: str | None) -> str:
-    """A setting's description without the Markdown backticks that the docs render, for a terminal."""
+    """Remove the Markdown backticks of a setting's description, for a message shown in a terminal."""
     return (description or "").replace("`", "")
 
 

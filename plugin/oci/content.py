@@ -1,4 +1,4 @@
-"""What a publish sends: blobs on disk or in memory, manifests as bytes, and the tags to set."""
+"""The content a publish sends: blobs on disk or in memory, manifests as bytes, and the tags to set."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class ImageTree:
     tags: tuple[str, ...]
 
     def unique_blobs(self) -> list[Blob]:
-        """Every blob once, in a stable order, even when platforms share a layer."""
+        """Return every blob once, in a stable order, even when platforms share a layer."""
         seen: dict[Digest, Blob] = {}
         for image in self.images:
             for blob in image.blobs:

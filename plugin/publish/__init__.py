@@ -1,6 +1,6 @@
 """Destinations: where a built image tree goes. Each one is checked before anything is uploaded anywhere.
 
-`publish_tree` holds the one upload order every destination follows.
+`publish_tree` contains the one upload order that every destination follows.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Mounted:
 
 @dataclass
 class PublishReport:
-    """What one destination received: counts and bytes, and the references it now serves."""
+    """The counts and bytes one destination received, and the references it now serves."""
 
     destination: str
     blobs_uploaded: int = 0

@@ -83,7 +83,7 @@ class DirectoryStore:
 
 
 def read_metadata(root: Path, key: str) -> dict[str, str]:
-    """The headers recorded for `key`, or an empty dict when none were recorded."""
+    """Return the headers recorded for `key`, or an empty dict when none were recorded."""
     try:
         loaded = json.loads((root / META_DIR / f"{key}.json").read_text())
     except (OSError, ValueError):

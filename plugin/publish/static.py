@@ -72,7 +72,7 @@ PING_KEY = "v2/index.html"
 
 
 def merged_tags(existing: bytes | None, name: str, new_tags: Iterable[str]) -> bytes:
-    """The tags/list body with the new tags merged into those already published."""
+    """Return the tags/list body with the new tags merged into those already published."""
     tags = set(new_tags)
     if existing:
         try:

@@ -16,7 +16,7 @@ def artifact_paths(
     explicit: Mapping[Platform, str],
     base_dir: Path,
 ) -> dict[Platform, Path]:
-    """Each platform's binary path: from `explicit` when given, else the template filled as the user wrote it."""
+    """Return each platform's binary path: from `explicit` when given, else the template filled as written."""
     paths: dict[Platform, Path] = {}
     for requested in platforms:
         written = explicit.get(requested.platform) or template.format(**requested.template_fields())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rig.processes import LOOPBACK, ServerProcess, free_port, wait_for_http
+from tests.rig.processes import LOOPBACK, free_port, start_ready_server
 
 NGINX_COMMAND = "nginx"
 
@@ -50,12 +50,7 @@ class BodyLimitProxy:
         config_file = work_dir / "nginx.conf"
         config_file.write_text(nginx_config(work_dir, self.port, upstream_port, max_body))
         argv = [NGINX_COMMAND, "-p", str(work_dir), "-c", str(config_file), "-e", str(work_dir / "error.log")]
-        self.server = ServerProcess(argv, work_dir / "nginx.out")
-        try:
-            wait_for_http(f"{self.url}/v2/", accepted=(200, 401))
-        except TimeoutError:
-            self.server.stop()
-            raise
+        self.server = start_ready_server(argv, work_dir / "nginx.out", f"{self.url}/v2/", accepted=(200, 401))
 
     @property
     def host(self) -> str:

@@ -69,3 +69,16 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def start_ready_server(
+    argv: Sequence[str], log_path: Path, ready_url: str, accepted: Sequence[int] = (200,)
+) -> ServerProcess:
+    """Start a server and wait until `ready_url` returns an accepted status; stop it again if it never does."""
+    server = ServerProcess(argv, log_path)
+    try:
+        wait_for_http(ready_url, accepted=accepted)
+    except TimeoutError:
+        server.stop()
+        raise
+    return server

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.rig.processes import LOOPBACK, ServerProcess, free_port, wait_for_http
+from tests.rig.processes import LOOPBACK, free_port, start_ready_server
 
 REGISTRY_COMMAND = "docker-registry"
 HTPASSWD_REALM = "plume-tests"
@@ -121,13 +121,9 @@ class Registry:
         config_file = work_dir / "config.yml"
         config_file.write_text(registry_config(self.port, self.storage_dir, htpasswd_file, read_only, token_auth))
 
-        self.server = ServerProcess([REGISTRY_COMMAND, "serve", str(config_file)], work_dir / "registry.log")
         ready_statuses = (200,) if credentials is None and token_auth is None else (401,)
-        try:
-            wait_for_http(f"{self.url}/v2/", accepted=ready_statuses)
-        except TimeoutError:
-            self.server.stop()
-            raise
+        argv = [REGISTRY_COMMAND, "serve", str(config_file)]
+        self.server = start_ready_server(argv, work_dir / "registry.log", f"{self.url}/v2/", ready_statuses)
 
     @property
     def host(self) -> str:
