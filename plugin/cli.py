@@ -7,6 +7,7 @@ failure (an input, a build command, a destination).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -56,9 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(arguments.directory, arguments.host, arguments.port)
         return 0
 
-    # Imported here so that `--version` and `serve` start without pydantic and requests.
+    # Imported here so that `--version` and `serve` start without pydantic and requests. These imports make
+    # some hundred thousand objects that live until exit: the collector skips them while they load, and
+    # frozen it leaves them alone at exit, which saves about 0.05 s of a run that reuses every layer.
+    gc.disable()
     from plugin.job import run
     from plugin.settings import load_ci_metadata, load_settings
+
+    gc.freeze()
+    gc.enable()
 
     try:
         settings = load_settings()
