@@ -7,6 +7,7 @@ each destination. Nothing is uploaded before every input has been checked.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -18,12 +19,12 @@ from plugin.build.image import BuildOptions, build_tree, rfc3339
 from plugin.build.layer import LayerEntry
 from plugin.errors import PlumeError, SettingsError, SourceError
 from plugin.labels import index_annotations, standard_labels
-from plugin.oci.content import BaseImage, ImageTree
+from plugin.oci.content import BaseImage, ImageTree, PlatformImage
 from plugin.oci.mediatypes import ManifestFormat
 from plugin.oci.models import RuntimeConfig
 from plugin.oci.platform import Platform, RequestedPlatform
 from plugin.oci.reference import ImageReference, Repository
-from plugin.publish import Destination, PublishReport, publish_tree, retry
+from plugin.publish import BlobPusher, Destination, PublishReport, publish_tree, retry
 from plugin.publish.directory import DirectoryStore
 from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
@@ -313,28 +314,37 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
             # A Docker manifest list has no annotations field, so the labels stay in the configs.
             index_annotations=index_annotations(labels) if settings.manifest_format is ManifestFormat.OCI else None,
         )
-        tree = build_tree(inputs.contents, tags, options, inputs.bases)
         if settings.dry_run:
+            tree = build_tree(inputs.contents, tags, options, inputs.bases)
             log.info("dry run: nothing uploaded")
             reports: list[PublishReport] = []
             failures: list[str] = []
         else:
-            reports, failures = publish_everywhere(destinations, tree)
+            with contextlib.ExitStack() as pushers_open:
+                pushers = [pushers_open.enter_context(BlobPusher(destination)) for destination in destinations]
+
+                def push_early(image: PlatformImage) -> None:
+                    for pusher in pushers:
+                        for blob in image.blobs:
+                            pusher.push(blob)
+
+                tree = build_tree(inputs.contents, tags, options, inputs.bases, on_image=push_early)
+                reports, failures = publish_everywhere(pushers, tree)
     for line in summary_lines(tree, reports, failures, retry.recovered_failures()):
         log.info("%s", line)
     return failures
 
 
-def publish_everywhere(
-    destinations: Sequence[Destination], tree: ImageTree
-) -> tuple[list[PublishReport], list[str]]:
-    """Publish to every destination; one failing does not stop the others, but fails the step."""
+def publish_everywhere(pushers: Sequence[BlobPusher], tree: ImageTree) -> tuple[list[PublishReport], list[str]]:
+    """Publish to every destination through its pusher; one failing does not stop the others, but fails the step."""
     reports: list[PublishReport] = []
     failures: list[str] = []
-    for destination in destinations:
+    for pusher in pushers:
+        destination = pusher.destination
         try:
-            reports.append(publish_tree(destination, tree))
+            reports.append(publish_tree(destination, tree, pusher))
         except PlumeError as exc:
+            pusher.close()
             log.error("%s: %s", destination.label, exc)
             failures.append(f"{destination.label}: {exc}")
     return reports, failures

@@ -11,8 +11,8 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,19 +130,36 @@ def build_tree(
     tags: Sequence[str],
     options: BuildOptions,
     bases: Mapping[Platform, BaseImage] | None = None,
+    on_image: Callable[[PlatformImage], None] | None = None,
 ) -> ImageTree:
     """Build every platform at once (compression and hashing release the GIL), then the index.
 
     A platform is built when it has entries in `contents`, a base in `bases`, or both. Index entries follow
     the platforms' sorted order, so the index digest does not depend on the order the platforms were written in.
+    `on_image` is called with each platform's image as soon as it is built, in this thread.
     """
     bases = bases or {}
+    # Checked before any platform is built, so that no blob leaves before a base turns out to be unusable.
+    for base in bases.values():
+        base_layers(base, options.manifest_format)
     platforms = sorted(set(contents) | set(bases))
     workers = min(len(platforms), os.cpu_count() or 1) or 1
-    with ThreadPoolExecutor(workers) as pool:
-        images = list(
-            pool.map(lambda p: build_platform_image(p, contents.get(p, ()), options, bases.get(p)), platforms)
-        )
+    built: dict[Platform, PlatformImage] = {}
+    with ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
+        futures = [
+            pool.submit(build_platform_image, platform, contents.get(platform, ()), options, bases.get(platform))
+            for platform in platforms
+        ]
+        try:
+            for future in as_completed(futures):
+                image = future.result()
+                built[image.platform] = image
+                if on_image is not None:
+                    on_image(image)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    images = [built[platform] for platform in platforms]
 
     types = options.manifest_format.media_types
     index = image_index(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -87,19 +87,60 @@ class Destination(Protocol):
         ...
 
 
-def publish_tree(destination: Destination, tree: ImageTree) -> PublishReport:
+class BlobPusher:
+    """Sends blobs to one destination in a bounded pool, each digest once, from the moment it is handed over.
+
+    The job hands each platform's blobs over as soon as that platform is built, so they travel while the
+    other platforms are still being compressed. `publish_tree` hands over the rest and waits for all of
+    them before it writes a manifest.
+    """
+
+    def __init__(self, destination: Destination) -> None:
+        self.destination = destination
+        self._pool = ThreadPoolExecutor(UPLOAD_WORKERS, thread_name_prefix="upload")
+        self._pushes: dict[Digest, Future[BlobOutcome]] = {}
+
+    def push(self, blob: Blob) -> None:
+        if blob.digest not in self._pushes:
+            self._pushes[blob.digest] = self._pool.submit(_push_blob, self.destination, blob)
+
+    def outcome(self, blob: Blob) -> BlobOutcome:
+        """Wait for the blob's push, starting it if needed; raise what the push raised."""
+        self.push(blob)
+        return self._pushes[blob.digest].result()
+
+    def close(self) -> None:
+        """Drop the pushes that have not started and wait for those under way."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> BlobPusher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def publish_tree(destination: Destination, tree: ImageTree, pusher: BlobPusher | None = None) -> PublishReport:
     """Publish in the order that keeps every tag valid: all blobs, then each platform's manifest by
     digest, then the index by digest, then the tags. A step stopped at any point leaves no tag pointing
     at something missing, and running it again finishes the job.
+
+    `pusher` is the destination's pusher when some blobs were handed over early; otherwise one is made here.
     """
+    if pusher is None:
+        with BlobPusher(destination) as own_pusher:
+            return publish_tree(destination, tree, own_pusher)
+
     report = PublishReport(destination.label)
     blobs = tree.unique_blobs()
-    with ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
-        for outcome, blob in zip(pool.map(lambda b: _push_blob(destination, b), blobs), blobs, strict=True):
-            report.blobs_uploaded += outcome == BlobOutcome.UPLOADED
-            report.blobs_skipped += outcome == BlobOutcome.SKIPPED
-            report.blobs_mounted += outcome == BlobOutcome.MOUNTED
-            report.bytes_uploaded += blob.size if outcome == BlobOutcome.UPLOADED else 0
+    for blob in blobs:
+        pusher.push(blob)
+    for blob in blobs:
+        outcome = pusher.outcome(blob)
+        report.blobs_uploaded += outcome == BlobOutcome.UPLOADED
+        report.blobs_skipped += outcome == BlobOutcome.SKIPPED
+        report.blobs_mounted += outcome == BlobOutcome.MOUNTED
+        report.bytes_uploaded += blob.size if outcome == BlobOutcome.UPLOADED else 0
 
     for image in tree.images:
         _push_manifest(destination, str(image.manifest.digest), image.manifest, report)

@@ -176,3 +176,29 @@ def test_docker_format_rejects_zstd_layer(tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match="PLUGIN_MANIFEST_FORMAT=oci"):
         build_on(tmp_path, {platform: base}, with_binary=False, manifest_format=ManifestFormat.DOCKER)
+
+
+def test_each_platform_is_handed_over_once_as_soon_as_built(tmp_path: Path) -> None:
+    handed_over: list[Platform] = []
+    contents = {}
+    for text in PLATFORMS:
+        binary = tmp_path / f"app-{text.replace('/', '-')}"
+        binary.write_bytes(f"binary for {text}".encode())
+        contents[Platform.parse(text)] = [LayerEntry.file("/app", binary, mode=0o755)]
+    options = BuildOptions(RuntimeConfig(), ManifestFormat.OCI, epoch=0, compression_level=6, work_dir=tmp_path)
+
+    tree = build_tree(contents, ["latest"], options, on_image=lambda image: handed_over.append(image.platform))
+
+    assert sorted(handed_over) == sorted(contents)
+    assert [image.platform for image in tree.images] == sorted(contents), "the index order stays sorted"
+
+
+def test_unusable_base_stops_the_build_before_any_platform_is_handed_over(tmp_path: Path) -> None:
+    usable, unusable = Platform.parse("linux/amd64"), Platform.parse("linux/arm64")
+    bases = {usable: base_image(usable), unusable: base_image(unusable, mediatypes.OCI_LAYER_ZSTD)}
+    options = BuildOptions(RuntimeConfig(), ManifestFormat.DOCKER, epoch=0, compression_level=6, work_dir=tmp_path)
+    handed_over: list[Platform] = []
+
+    with pytest.raises(SourceError, match="PLUGIN_MANIFEST_FORMAT=oci"):
+        build_tree({}, ["latest"], options, bases, on_image=lambda image: handed_over.append(image.platform))
+    assert handed_over == []
