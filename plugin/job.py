@@ -30,6 +30,7 @@ from plugin.publish.registry.auth import Credentials
 from plugin.publish.registry.client import RegistryClient
 from plugin.publish.registry.destination import RegistryDestination
 from plugin.publish.registry.logins import find_login, read_docker_config
+from plugin.publish.remembered import RememberedDestination
 from plugin.publish.reuse import layers_everywhere
 from plugin.publish.static import StaticRegistry
 from plugin.settings import DEFAULT_STATIC_DIR, SCRATCH, CiMetadata, Settings, image_tags, variable
@@ -273,7 +274,8 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
     tags = image_tags(settings, ci)
     labels = labels_of(settings, ci)
-    destinations = destinations_of(settings, repository)
+    # Remembered, so that publishing does not ask again about what the search for reusable layers just read.
+    destinations: list[Destination] = [RememberedDestination(d) for d in destinations_of(settings, repository)]
     log.info(
         "plume %s: %s for %s -> %s",
         __version__,

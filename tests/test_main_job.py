@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,8 +207,13 @@ def test_second_run_uploads_nothing(
     assert uploads_after_first > 0, "the registry log shows no upload of the first run"
     assert not NO_BLOB_UPLOADED.search(first.output), first.describe()
 
+    log_offset = len(open_registry.log_text())
     second = run_plume(settings, go_project)
     assert second.exit_code == 0, second.describe()
+    question = rf'"(?:HEAD|GET) /v2/{name}/(?:manifests|blobs)/([^ ?"]+)'
+    questions = Counter(re.findall(question, open_registry.log_text()[log_offset:]))
+    assert questions, "the second run read nothing from the registry"
+    assert max(questions.values()) == 1, f"asked more than once: {questions}"
 
     assert skopeo.raw_manifest_digest(reference) == first_digest
     assert open_registry.blob_upload_count(name) == uploads_after_first
