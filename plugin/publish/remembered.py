@@ -1,9 +1,9 @@
-"""A destination that remembers, for one run, what it was seen to hold, so no check asks twice.
+"""A destination wrapper that records, for one run, which blobs and manifests the destination holds.
 
-Before the build, the job reads the current tag, its manifests and their configs to find layers it need not
-compress again. When the image has not changed, publishing then asks about the same configs, manifests and
-tag once more. This wrapper answers those questions from what the run has already read or written; anything
-it has not seen goes to the destination as before.
+Before the build, the job reads the current tag, its manifests and their configs to find layers that need no
+compression. When the image has not changed, publishing then checks the same configs, manifests and tag
+again. The wrapper returns those checks from what the run has already read or written, so they cost no
+request. A check on anything not recorded goes to the destination.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from plugin.publish import Destination, Mounted
 
 
 class RememberedDestination:
-    """Wraps a destination; remembers the blobs and manifests it returned or stored during this run."""
+    """A destination, and the blobs and manifests it returned or stored during this run."""
 
     def __init__(self, destination: Destination) -> None:
         self.destination = destination
         self._blobs: set[Digest] = set()
-        self._manifests: dict[str, Digest] = {}  # a tag or a digest -> the digest of what it resolved to
+        self._manifests: dict[str, Digest] = {}  # the digest each tag or digest reference resolved to
 
     @property
     def label(self) -> str:
