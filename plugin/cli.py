@@ -57,9 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(arguments.directory, arguments.host, arguments.port)
         return 0
 
-    # Imported here so that `--version` and `serve` start without pydantic and requests. These imports make
-    # some hundred thousand objects that live until exit: the collector skips them while they load, and
-    # frozen it leaves them alone at exit, which saves about 0.05 s of a run that reuses every layer.
+    # Imported here so that `--version` and `serve` start without pydantic and requests. These imports create
+    # about 30,000 objects that the garbage collector tracks and that live until exit. Collection is paused
+    # while they load, and freezing them keeps later collections, and the one at exit, from walking them.
+    # Measured side by side on the example, this took about 0.1 s off a 0.4 s run.
     gc.disable()
     from plugin.job import run
     from plugin.settings import load_ci_metadata, load_settings
