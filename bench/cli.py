@@ -121,6 +121,7 @@ class Runner:
         self.run_floors()
         self.record(rows.PYTHON_BARE, Sample.of_job(scenarios.bare_python(bench)))
         self.record(rows.PLUME_VERSION, Sample.of_job(scenarios.plume_version(bench)))
+        self.record(rows.PLUME_START_UP, Sample.of_job(scenarios.plume_start_up(bench)))
         self.record(rows.FIRST_REQUEST, Sample(scenarios.plume_first_request(bench)))
 
     def run_floors(self) -> None:
@@ -145,9 +146,10 @@ class Runner:
 def header_lines(payload: Payload, runs: int, load_before: float, notes: Sequence[str]) -> list[str]:
     platforms = ", ".join(payload.platforms)
     files = ", ".join(f"{file.platform} {file.sha256[:12]}" for file in payload.files)
+    runs_word = "run" if runs == 1 else "runs"
     return [
         *machine_lines(),
-        f"load average over 1 minute: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after {runs} runs",
+        f"load average over 1 minute: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after {runs} {runs_word}",
         *version_lines(),
         f"payload: {len(payload.files)} x {payload.size / MIB:.0f} MiB executables ({platforms}); sha256 {files}",
         *notes,

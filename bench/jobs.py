@@ -30,10 +30,12 @@ class JobError(RuntimeError):
     """A job exited with a non-zero status or ran out of time; the message has the end of its output."""
 
 
-def run_job(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path | None = None) -> JobResult:
+def run_job(
+    argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path | None = None, exit_code: int = 0
+) -> JobResult:
     """Run `argv` with its stdout and stderr in `log_path`, and return its cost.
 
-    Raises JobError when the command exits non-zero or runs longer than JOB_TIMEOUT.
+    Raises JobError when the command exits with another status than `exit_code` or runs longer than JOB_TIMEOUT.
     """
     result_path = log_path.with_suffix(".usage.json")
     launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(result_path), str(JOB_TIMEOUT), *argv]
@@ -54,8 +56,8 @@ def run_job(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Pa
     result = json.loads(result_path.read_text())
     if result["timed_out"]:
         raise JobError(f"{' '.join(argv)} still ran after {JOB_TIMEOUT:.0f} s and was killed{_tail(log_path)}")
-    if result["exit_code"] != 0:
-        raise JobError(f"{' '.join(argv)} exited {result['exit_code']}{_tail(log_path)}")
+    if result["exit_code"] != exit_code:
+        raise JobError(f"{' '.join(argv)} exited {result['exit_code']}, not {exit_code}{_tail(log_path)}")
     return JobResult(result["seconds"], result["cpu_seconds"], result["max_rss_kib"] * KIB, result["started_at"])
 
 

@@ -20,6 +20,7 @@ BUILDAH_WARM = "buildah-warm"
 FLOOR_PARALLEL = "floor-parallel"
 PYTHON_BARE = "python-bare"
 PLUME_VERSION = "plume-version"
+PLUME_START_UP = "plume-start-up"
 FIRST_REQUEST = "first-request"
 PLUME_BIG = "plume-big"
 
@@ -77,6 +78,7 @@ def table_rows(level: int, fast_level: int, floors: Sequence[codecs.Codec], thre
     rows += [
         Row(PYTHON_BARE, "start: `python -c pass`", None),
         Row(PLUME_VERSION, "start: `python -m plugin --version`", None),
+        Row(PLUME_START_UP, "start: a run stopped by an invalid setting", None),
         Row(FIRST_REQUEST, "start: spawn to first registry connection", None),
         Row(PLUME_BIG, f"plume cold -> registry, one {big_mib} MiB layer" if big_mib else "one big layer", None),
     ]

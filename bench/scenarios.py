@@ -27,6 +27,7 @@ from bench.forwarder import FirstConnectionForwarder
 from bench.jobs import JobResult, run_job
 from bench.payload import Payload
 from bench.samples import Sample
+from plugin.cli import EXIT_BAD_SETTING
 from tests.rig.registry import Registry
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
@@ -106,11 +107,13 @@ def plume_settings(bench: Bench, repository: str, level: int, static_dir: Path |
     return settings
 
 
-def run_plume(bench: Bench, name: str, settings: Mapping[str, str], arguments: tuple[str, ...] = ()) -> JobResult:
+def run_plume(
+    bench: Bench, name: str, settings: Mapping[str, str], arguments: tuple[str, ...] = (), exit_code: int = 0
+) -> JobResult:
     """Run `python -m plugin` as a CI step does, from a fresh working folder."""
     job_dir = bench.job_dir(name)
     argv = [sys.executable, "-m", "plugin", *arguments]
-    return run_job(argv, job_dir / "output.log", clean_environment(settings), cwd=job_dir)
+    return run_job(argv, job_dir / "output.log", clean_environment(settings), cwd=job_dir, exit_code=exit_code)
 
 
 def plume_to_registry(bench: Bench, level: int, warm: bool = True) -> ColdWarm:
@@ -175,6 +178,14 @@ def plume_first_request(bench: Bench) -> float:
 def plume_version(bench: Bench) -> JobResult:
     """Time `python -m plugin --version`: the interpreter's start and the imports of plume's entry point."""
     return run_plume(bench, "plume-version", {}, ("--version",))
+
+
+def plume_start_up(bench: Bench) -> JobResult:
+    """Time a run that stops at an invalid setting, with status 2: the imports and the settings checks that
+    every run pays before its work begins."""
+    settings = plume_settings(bench, f"127.0.0.1:1/{REPOSITORY}", bench.level)
+    settings["PLUGIN_COMPRESSION_LEVEL"] = "0"
+    return run_plume(bench, "plume-start-up", settings, exit_code=EXIT_BAD_SETTING)
 
 
 def bare_python(bench: Bench) -> JobResult:
