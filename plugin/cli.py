@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"plume {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve_parser = commands.add_parser("serve", help="serve a static registry directory read-only over HTTP")
-    serve_parser.add_argument("directory", type=Path)
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument("directory", type=Path, help="a static registry directory that plume wrote")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
+    serve_parser.add_argument("--port", type=int, default=8080, help="the TCP port to listen on (default: %(default)s)")
     arguments = parser.parse_args(argv)
     setup_logging(debug=False)
 

@@ -452,8 +452,8 @@ class Settings(BaseSettings):
             raise SettingsError(
                 variable("artifact"),
                 None,
-                "required: a path template such as dist/app-{os}-{arch}{variant}, or set PLUGIN_FILES, "
-                "PLUGIN_ARCHIVE or PLUGIN_FAN_IN",
+                "required: a path template such as dist/app-{os}-{arch}{variant}, or set PLUGIN_ARTIFACTS, "
+                "PLUGIN_FILES, PLUGIN_ARCHIVE, PLUGIN_ARCHIVES or PLUGIN_FAN_IN",
             )
         for field in ("artifacts", "archives"):
             self._map_covers_platforms(field)
@@ -548,6 +548,9 @@ def _settings_error(exc: ValidationError) -> SettingsError:
     raw = None if field in SECRET_FIELDS else os.environ.get(name)
     description = _plain(info.description) if info and info.description else first["msg"]
     accepted = TYPE_HINTS.get(first["type"]) or description
+    if first["type"] == "int_parsing" and info and info.description:
+        # A number setting's description states its unit or range, such as "gzip level from 1 to 9".
+        accepted = f"{accepted}: {description}"
     return SettingsError(name, raw, accepted)
 
 

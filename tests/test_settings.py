@@ -78,6 +78,10 @@ def test_artifacts_map_replaces_the_template(monkeypatch: pytest.MonkeyPatch) ->
         ),
         ({"PLUGIN_INSECURE": "maybe"}, "PLUGIN_INSECURE 'maybe': use true or false"),
         ({"PLUGIN_COMPRESSION_LEVEL": "12"}, "PLUGIN_COMPRESSION_LEVEL '12': gzip level from 1"),
+        (
+            {"PLUGIN_COMPRESSION_LEVEL": "fast"},
+            "PLUGIN_COMPRESSION_LEVEL 'fast': use a whole number: gzip level from 1 (fastest) to 9 (smallest)",
+        ),
         ({"PLUGIN_MANIFEST_FORMAT": "v1"}, "PLUGIN_MANIFEST_FORMAT 'v1': oci (an OCI index) or docker"),
         ({"PLUGIN_ARTIFACT": "dist/{name}"}, "PLUGIN_ARTIFACT 'dist/{name}': unknown placeholder"),
         ({"PLUGIN_ARTIFACT": ""}, "PLUGIN_ARTIFACT: required"),

@@ -19,11 +19,23 @@ ARCH_ALIASES = {
     "armel": "arm",
     "arm32v7": "arm",
     "arm32v6": "arm",
+    "armv7": "arm",  # the {arch}{variant} spelling that file names use, as in app-linux-armv7
+    "armv6": "arm",
+    "armv5": "arm",
     "ppc64el": "ppc64le",
 }
 
 # The variant an alias implies, when the alias names one.
-ALIAS_VARIANTS = {"arm64v8": "v8", "armhf": "v7", "arm32v7": "v7", "armel": "v6", "arm32v6": "v6"}
+ALIAS_VARIANTS = {
+    "arm64v8": "v8",
+    "armhf": "v7",
+    "arm32v7": "v7",
+    "armv7": "v7",
+    "armel": "v6",
+    "arm32v6": "v6",
+    "armv6": "v6",
+    "armv5": "v5",
+}
 
 # Each architecture plume knows, with the variants it accepts and the one it implies when none is written.
 ARCH_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {

@@ -88,7 +88,7 @@ class Destination(Protocol):
 
 
 class BlobPusher:
-    """Sends blobs to one destination in a bounded pool, each digest once, from the moment it is handed over.
+    """A bounded pool that sends blobs to one destination, each digest once, from the moment it is handed over.
 
     The job hands each platform's blobs over as soon as that platform is built, so they travel while the
     other platforms are still being compressed. `publish_tree` hands over the rest and waits for all of
@@ -105,7 +105,7 @@ class BlobPusher:
             self._pushes[blob.digest] = self._pool.submit(_push_blob, self.destination, blob)
 
     def outcome(self, blob: Blob) -> BlobOutcome:
-        """Wait for the blob's push, starting it if needed; raise what the push raised."""
+        """Wait for the blob's push, starting it if needed, and raise what the push raised."""
         self.push(blob)
         return self._pushes[blob.digest].result()
 
@@ -143,26 +143,28 @@ def publish_tree(destination: Destination, tree: ImageTree, pusher: BlobPusher |
         report.bytes_uploaded += blob.size if outcome == BlobOutcome.UPLOADED else 0
 
     for image in tree.images:
-        _push_manifest(destination, str(image.manifest.digest), image.manifest, report)
-        log.info("manifest %s@%s (%s)", destination.reference, image.manifest.digest, image.platform)
-    _push_manifest(destination, str(tree.index.digest), tree.index, report)
-    log.info("index %s@%s", destination.reference, tree.index.digest)
+        state = _push_manifest(destination, str(image.manifest.digest), image.manifest, report)
+        log.info("manifest %s@%s (%s) %s", destination.reference, image.manifest.digest, image.platform, state)
+    state = _push_manifest(destination, str(tree.index.digest), tree.index, report)
+    log.info("index %s@%s %s", destination.reference, tree.index.digest, state)
     for tag in tree.tags:
-        _push_manifest(destination, tag, tree.index, report)
+        state = _push_manifest(destination, tag, tree.index, report)
         report.references.append(f"{destination.reference}:{tag}@{tree.index.digest}")
-        log.info("tag %s:%s@%s", destination.reference, tag, tree.index.digest)
+        log.info("tag %s:%s@%s %s", destination.reference, tag, tree.index.digest, state)
     destination.tags_published(tree.tags)
     return report
 
 
 def _push_manifest(
     destination: Destination, reference: str, manifest: SerializedManifest, report: PublishReport
-) -> None:
+) -> str:
+    """Store the manifest under `reference` unless it is already there, and return which happened, for the log."""
     if destination.has_manifest(reference, manifest):
         report.manifests_skipped += 1
-        return
+        return "already there"
     destination.put_manifest(reference, manifest)
     report.manifests_written += 1
+    return "written"
 
 
 class BlobOutcome(Enum):

@@ -19,6 +19,8 @@ from plugin.oci.platform import Platform, PlatformError, RequestedPlatform
         ("linux/x86_64", "linux/amd64"),
         ("linux/i686", "linux/386"),
         ("linux/arm32v6", "linux/arm/v6"),
+        ("linux/armv7", "linux/arm/v7"),
+        ("linux/armv5", "linux/arm/v5"),
         ("Linux/AMD64", "linux/amd64"),
     ],
 )
