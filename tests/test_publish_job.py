@@ -23,7 +23,7 @@ FIRST, LAST = Platform.parse("linux/386"), Platform.parse("linux/arm64")
 WAIT_SECONDS = 20.0
 
 
-def test_first_platform_is_sent_while_the_last_is_being_packed(
+def test_uploads_overlap_packing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The last platform's packing waits until the first platform's layer is in the directory: without
