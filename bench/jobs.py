@@ -35,7 +35,7 @@ def run_job(
 ) -> JobResult:
     """Run `argv` with its stdout and stderr in `log_path`, and return its cost.
 
-    Raises JobError when the command exits with another status than `exit_code` or runs longer than JOB_TIMEOUT.
+    Raises JobError when the command exits with a status other than `exit_code` or runs longer than JOB_TIMEOUT.
     """
     result_path = log_path.with_suffix(".usage.json")
     launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(result_path), str(JOB_TIMEOUT), *argv]

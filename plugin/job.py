@@ -274,7 +274,7 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
     platforms = [RequestedPlatform.parse(text) for text in settings.platforms]
     tags = image_tags(settings, ci)
     labels = labels_of(settings, ci)
-    # Remembered, so that publishing does not ask again about what the search for reusable layers just read.
+    # Wrapped so that publishing does not request again what the search for reusable layers has just read.
     destinations: list[Destination] = [RememberedDestination(d) for d in destinations_of(settings, repository)]
     log.info(
         "plume %s: %s for %s -> %s",
@@ -338,7 +338,8 @@ def run(settings: Settings, ci: CiMetadata) -> list[str]:
 
 
 def publish_everywhere(pushers: Sequence[BlobPusher], tree: ImageTree) -> tuple[list[PublishReport], list[str]]:
-    """Publish to every destination through its pusher; one failing does not stop the others, but fails the step."""
+    """Publish to every destination through its pusher. A failing destination does not stop the others but fails
+    the step."""
     reports: list[PublishReport] = []
     failures: list[str] = []
     for pusher in pushers:

@@ -26,8 +26,8 @@ WAIT_SECONDS = 20.0
 def test_uploads_overlap_packing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The last platform's packing waits until the first platform's layer is in the directory: without
-    uploads that overlap the build, it would wait in vain."""
+    """Make the last platform's packing wait until the first platform's layer is in the directory. Without
+    uploads that overlap the build, the wait times out after WAIT_SECONDS and the test fails."""
     for name in ("app-386", "app-arm64"):
         (tmp_path / name).write_bytes(f"program {name}".encode())
     static_dir = tmp_path / "static"
